@@ -1,0 +1,216 @@
+package route
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// AMIDetail is the detail of an `EC2 AMI State Change` event.
+type AMIDetail struct {
+	ImageID     string `json:"ImageId"`
+	State       string `json:"State"`
+	ErrorReason string `json:"ErrorReason"`
+}
+
+// ImageBuilderDetail is the detail of an Image Builder image state change.
+// It carries no AMI id: the image's ARN is in the envelope's resources, and
+// kaizen finds the AMI by the app's tag instead (Image Builder's distribution
+// configuration writes it).
+type ImageBuilderDetail struct {
+	State struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	} `json:"state"`
+}
+
+// CodeBuildDetail is the detail of a `CodeBuild Build State Change` event.
+type CodeBuildDetail struct {
+	BuildStatus    string `json:"build-status"`
+	ProjectName    string `json:"project-name"`
+	BuildID        string `json:"build-id"`
+	AdditionalInfo struct {
+		Exported []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"exported-environment-variables"`
+	} `json:"additional-information"`
+}
+
+// Exported returns an exported environment variable of the build.
+func (d CodeBuildDetail) Exported(name string) string {
+	for _, v := range d.AdditionalInfo.Exported {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// ApprovalDetail is the detail of a `CodePipeline Action Execution State
+// Change` event.
+type ApprovalDetail struct {
+	Pipeline    string `json:"pipeline"`
+	ExecutionID string `json:"execution-id"`
+	Stage       string `json:"stage"`
+	Action      string `json:"action"`
+	State       string `json:"state"`
+	Type        struct {
+		Owner    string `json:"owner"`
+		Provider string `json:"provider"`
+		Category string `json:"category"`
+	} `json:"type"`
+}
+
+// AlarmDetail is the detail of a `CloudWatch Alarm State Change` event.
+// Metric alarms, metric-math alarms and composite alarms share the state
+// fields; their `configuration` differs and is kept raw.
+type AlarmDetail struct {
+	AlarmName     string          `json:"alarmName"`
+	State         AlarmState      `json:"state"`
+	PreviousState AlarmState      `json:"previousState"`
+	Configuration json.RawMessage `json:"configuration"`
+}
+
+// AlarmState is one side of an alarm transition.
+type AlarmState struct {
+	Value               string `json:"value"`
+	Reason              string `json:"reason"`
+	Timestamp           string `json:"timestamp"`
+	ActionsSuppressedBy string `json:"actionsSuppressedBy,omitempty"`
+}
+
+// AlarmKind tells metric, metric-math and composite alarms apart by the shape
+// of their configuration.
+func (d AlarmDetail) AlarmKind() string {
+	var c struct {
+		AlarmRule string            `json:"alarmRule"`
+		Metrics   []json.RawMessage `json:"metrics"`
+	}
+	_ = json.Unmarshal(d.Configuration, &c)
+	switch {
+	case c.AlarmRule != "":
+		return "composite"
+	case len(c.Metrics) > 1:
+		return "metric-math"
+	default:
+		return "metric"
+	}
+}
+
+// SecretDetail is the CloudTrail detail of a Secrets Manager write or
+// rotation. requestParameters and responseElements may be null.
+type SecretDetail struct {
+	EventSource       string `json:"eventSource"`
+	EventName         string `json:"eventName"`
+	AWSRegion         string `json:"awsRegion"`
+	RequestParameters *struct {
+		SecretID string `json:"secretId"`
+	} `json:"requestParameters"`
+	ResponseElements *struct {
+		ARN string `json:"arn"`
+	} `json:"responseElements"`
+	AdditionalEventData *struct {
+		SecretID string `json:"SecretId"`
+	} `json:"additionalEventData"`
+	ServiceEventDetails *struct {
+		SecretID string `json:"secretId"`
+	} `json:"serviceEventDetails"`
+}
+
+// Secret returns the secret id or ARN as the event gives it.
+func (d SecretDetail) Secret() string {
+	switch {
+	case d.RequestParameters != nil && d.RequestParameters.SecretID != "":
+		return d.RequestParameters.SecretID
+	case d.ResponseElements != nil && d.ResponseElements.ARN != "":
+		return d.ResponseElements.ARN
+	case d.AdditionalEventData != nil && d.AdditionalEventData.SecretID != "":
+		return d.AdditionalEventData.SecretID
+	case d.ServiceEventDetails != nil && d.ServiceEventDetails.SecretID != "":
+		return d.ServiceEventDetails.SecretID
+	}
+	return ""
+}
+
+// DecodeDetail decodes e.Detail into v, naming the event type on failure.
+// Unknown fields are allowed: AWS adds fields to its events.
+func DecodeDetail(e Envelope, v any) error {
+	if err := json.Unmarshal(e.Detail, v); err != nil {
+		return fmt.Errorf("malformed %q detail: %v", e.DetailType, err)
+	}
+	return nil
+}
+
+// Fields decodes the key fields of an event for the named function.
+func Fields(function string, e Envelope) (map[string]any, error) {
+	switch function {
+	case Stage:
+		switch e.Source {
+		case SourceEC2:
+			var d AMIDetail
+			if err := DecodeDetail(e, &d); err != nil {
+				return nil, err
+			}
+			if !strings.HasPrefix(d.ImageID, "ami-") {
+				return nil, fmt.Errorf("detail.ImageId %q is not an AMI id", d.ImageID)
+			}
+			return map[string]any{"ami": d.ImageID, "state": d.State}, nil
+		case SourceImageBuilder:
+			var d ImageBuilderDetail
+			if err := DecodeDetail(e, &d); err != nil {
+				return nil, err
+			}
+			f := map[string]any{"state": d.State.Status}
+			if len(e.Resources) > 0 {
+				f["image"] = e.Resources[0]
+			}
+			return f, nil
+		case SourceCodeBuild:
+			var d CodeBuildDetail
+			if err := DecodeDetail(e, &d); err != nil {
+				return nil, err
+			}
+			f := map[string]any{"project": d.ProjectName, "status": d.BuildStatus}
+			if ami := d.Exported(DefaultAMIExportVarName); ami != "" {
+				f["ami"] = ami
+			}
+			return f, nil
+		}
+	case Promote:
+		var d ApprovalDetail
+		if err := DecodeDetail(e, &d); err != nil {
+			return nil, err
+		}
+		if d.Pipeline == "" || d.Stage == "" || d.Action == "" {
+			return nil, fmt.Errorf("detail needs pipeline, stage and action")
+		}
+		f := map[string]any{"pipeline": d.Pipeline, "stage": d.Stage, "action": d.Action, "state": d.State, "execution": d.ExecutionID}
+		switch d.State {
+		case "SUCCEEDED":
+			f["approved"] = true
+		case "FAILED":
+			f["approved"] = false
+		}
+		return f, nil
+	case Guard:
+		var d AlarmDetail
+		if err := DecodeDetail(e, &d); err != nil {
+			return nil, err
+		}
+		if d.AlarmName == "" || d.State.Value == "" {
+			return nil, fmt.Errorf("detail needs alarmName and state.value")
+		}
+		return map[string]any{"alarm": d.AlarmName, "state": d.State.Value, "previous": d.PreviousState.Value, "kind": d.AlarmKind()}, nil
+	case SecretChange:
+		var d SecretDetail
+		if err := DecodeDetail(e, &d); err != nil {
+			return nil, err
+		}
+		if d.Secret() == "" {
+			return nil, fmt.Errorf("detail names no secret (requestParameters.secretId, responseElements.arn)")
+		}
+		return map[string]any{"secret": d.Secret(), "event_name": d.EventName}, nil
+	}
+	return map[string]any{}, nil
+}

@@ -1,0 +1,233 @@
+// Package route holds the one definition of which function takes which
+// EventBridge event. The CDK app turns Patterns into rules; `kaizen route`
+// and the functions' own checks match events against the same values, so the
+// wiring and the code cannot drift apart.
+package route
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Function names, as deployed.
+const (
+	Stage        = "stage"
+	Promote      = "promote"
+	Guard        = "guard"
+	Tick         = "tick"
+	ALASPoll     = "alaspoll"
+	SecretChange = "secretchange"
+)
+
+// Functions lists every function, in a stable order.
+var Functions = []string{Stage, Promote, Guard, Tick, ALASPoll, SecretChange}
+
+// Event sources and detail types kaizen reacts to.
+const (
+	SourceEC2            = "aws.ec2"
+	SourceImageBuilder   = "aws.imagebuilder"
+	SourceCodeBuild      = "aws.codebuild"
+	SourceCodePipeline   = "aws.codepipeline"
+	SourceCloudWatch     = "aws.cloudwatch"
+	SourceSecretsManager = "aws.secretsmanager"
+	SourceSchedule       = "aws.events"
+
+	TypeAMIStateChange      = "EC2 AMI State Change"
+	TypeImageBuilderState   = "EC2 Image Builder Image State Change"
+	TypeCodeBuildState      = "CodeBuild Build State Change"
+	TypeActionExecution     = "CodePipeline Action Execution State Change"
+	TypeAlarmStateChange    = "CloudWatch Alarm State Change"
+	TypeCloudTrailAPICall   = "AWS API Call via CloudTrail"
+	TypeCloudTrailSvcEvent  = "AWS Service Event via CloudTrail"
+	TypeScheduled           = "Scheduled Event"
+	SecretsManagerEventSrc  = "secretsmanager.amazonaws.com"
+	DefaultAMIExportVarName = "AMI_ID"
+)
+
+// Pattern is the subset of the EventBridge pattern language kaizen uses:
+// exact string matches on source, detail-type and nested detail fields.
+type Pattern struct {
+	Source     []string       `json:"source"`
+	DetailType []string       `json:"detail-type"`
+	Detail     map[string]any `json:"detail,omitempty"`
+}
+
+// Rule is one EventBridge rule of a function.
+type Rule struct {
+	Function string
+	// Name is a short, stable suffix for the rule's construct id.
+	Name    string
+	Pattern Pattern
+}
+
+// Rules returns every event rule, in a stable order. Schedules (tick,
+// alaspoll) are not patterns and are wired by the CDK app directly.
+func Rules() []Rule {
+	return []Rule{
+		{Stage, "ami-available", Pattern{
+			Source: []string{SourceEC2}, DetailType: []string{TypeAMIStateChange},
+			Detail: map[string]any{"State": []string{"available"}},
+		}},
+		{Stage, "imagebuilder-available", Pattern{
+			Source: []string{SourceImageBuilder}, DetailType: []string{TypeImageBuilderState},
+			Detail: map[string]any{"state": map[string]any{"status": []string{"AVAILABLE"}}},
+		}},
+		{Stage, "codebuild-succeeded", Pattern{
+			Source: []string{SourceCodeBuild}, DetailType: []string{TypeCodeBuildState},
+			Detail: map[string]any{"build-status": []string{"SUCCEEDED"}},
+		}},
+		{Promote, "approval", Pattern{
+			Source: []string{SourceCodePipeline}, DetailType: []string{TypeActionExecution},
+			Detail: map[string]any{
+				"type":  map[string]any{"category": []string{"Approval"}},
+				"state": []string{"STARTED", "SUCCEEDED", "FAILED"},
+			},
+		}},
+		{Guard, "alarm", Pattern{
+			Source: []string{SourceCloudWatch}, DetailType: []string{TypeAlarmStateChange},
+		}},
+		{SecretChange, "secret-write", Pattern{
+			Source: []string{SourceSecretsManager}, DetailType: []string{TypeCloudTrailAPICall},
+			Detail: map[string]any{
+				"eventSource": []string{SecretsManagerEventSrc},
+				"eventName":   []string{"PutSecretValue", "UpdateSecret"},
+			},
+		}},
+		{SecretChange, "secret-rotated", Pattern{
+			Source: []string{SourceSecretsManager}, DetailType: []string{TypeCloudTrailSvcEvent},
+			Detail: map[string]any{
+				"eventSource": []string{SecretsManagerEventSrc},
+				"eventName":   []string{"RotationSucceeded"},
+			},
+		}},
+	}
+}
+
+// Envelope is the EventBridge event envelope.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// ErrNotEnvelope means the input is not an EventBridge event at all.
+var ErrNotEnvelope = errors.New("not an EventBridge event")
+
+// Decode parses an EventBridge envelope and checks the fields every event has.
+func Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("%w: %v", ErrNotEnvelope, err)
+	}
+	var missing []string
+	if e.Source == "" {
+		missing = append(missing, "source")
+	}
+	if e.DetailType == "" {
+		missing = append(missing, "detail-type")
+	}
+	if len(e.Detail) == 0 || string(e.Detail) == "null" {
+		missing = append(missing, "detail")
+	}
+	if len(missing) > 0 {
+		return e, fmt.Errorf("%w: missing %s", ErrNotEnvelope, strings.Join(missing, ", "))
+	}
+	return e, nil
+}
+
+// Result is what `kaizen route` prints.
+type Result struct {
+	Function string         `json:"function"`
+	Rule     string         `json:"rule,omitempty"`
+	Fields   map[string]any `json:"fields,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
+}
+
+// Match reports whether the event matches the pattern.
+func (p Pattern) Match(e Envelope) bool {
+	if !contains(p.Source, e.Source) || !contains(p.DetailType, e.DetailType) {
+		return false
+	}
+	if len(p.Detail) == 0 {
+		return true
+	}
+	var detail map[string]any
+	if err := json.Unmarshal(e.Detail, &detail); err != nil {
+		return false
+	}
+	return matchMap(p.Detail, detail)
+}
+
+func matchMap(pat, v map[string]any) bool {
+	for k, want := range pat {
+		got, ok := v[k]
+		if !ok {
+			return false
+		}
+		switch w := want.(type) {
+		case []string:
+			s, ok := got.(string)
+			if !ok || !contains(w, s) {
+				return false
+			}
+		case map[string]any:
+			m, ok := got.(map[string]any)
+			if !ok || !matchMap(w, m) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Route finds the function whose generic pattern takes the event and decodes
+// its key fields. It does not consult the app configuration.
+func Route(e Envelope) Result {
+	if e.Source == SourceSchedule && e.DetailType == TypeScheduled {
+		for _, r := range e.Resources {
+			if strings.Contains(r, ALASPoll) {
+				return Result{Function: ALASPoll, Rule: "schedule", Fields: map[string]any{"rule": r}}
+			}
+		}
+		return Result{Function: Tick, Rule: "schedule", Fields: map[string]any{"resources": e.Resources}}
+	}
+	for _, r := range Rules() {
+		if !r.Pattern.Match(e) {
+			continue
+		}
+		fields, err := Fields(r.Function, e)
+		if err != nil {
+			return Result{Reason: fmt.Sprintf("matches %s/%s but its detail is malformed: %v", r.Function, r.Name, err)}
+		}
+		return Result{Function: r.Function, Rule: r.Name, Fields: fields}
+	}
+	return Result{Reason: why(e)}
+}
+
+func why(e Envelope) string {
+	for _, r := range Rules() {
+		if contains(r.Pattern.Source, e.Source) && contains(r.Pattern.DetailType, e.DetailType) {
+			return fmt.Sprintf("%s %q from %s does not match the %s pattern (for example a state kaizen does not act on)", "event", e.DetailType, e.Source, r.Function)
+		}
+	}
+	return fmt.Sprintf("no function takes %q events from %s", e.DetailType, e.Source)
+}
