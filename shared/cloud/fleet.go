@@ -1,0 +1,394 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/release"
+)
+
+// Fleet observes and changes one region's blue/green fleets.
+type Fleet struct {
+	EC2 EC2API
+	ASG AutoScalingAPI
+	ELB ELBv2API
+	SNS SNSAPI
+	// Attempts per mutating call for retryable errors (throttling, 5xx,
+	// timeouts). The SDK clients retry on their own, so main sets 1 for them;
+	// the simulation relies on this.
+	Attempts int
+	// Sleep waits between attempts; nil means no wait (tests, simulation).
+	Sleep func(ctx context.Context, d time.Duration)
+}
+
+// retry runs a mutating call with bounded retries and wraps its error with
+// the operation's name.
+func (f *Fleet) retry(ctx context.Context, op string, call func() error) error {
+	n := max(f.Attempts, 1)
+	var err error
+	for i := 0; i < n; i++ {
+		if err = call(); err == nil {
+			return nil
+		}
+		if !IsRetryable(err) || ctx.Err() != nil {
+			break
+		}
+		if f.Sleep != nil && i+1 < n {
+			f.Sleep(ctx, time.Duration(50<<i)*time.Millisecond)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Observe reads what the app's fleet looks like now: weights of the public
+// default action, the preview rule's color, and per color the pinned
+// template version, its AMI, capacity and healthy targets.
+func (f *Fleet) Observe(ctx context.Context, app *config.App) (release.Observed, error) {
+	obs := release.Observed{Weights: map[config.Color]int{}, Colors: map[config.Color]*release.ColorView{}}
+	groups, err := f.ASG.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
+		AutoScalingGroupNames: []string{app.Blue.ASG, app.Green.ASG},
+	})
+	if err != nil {
+		return obs, fmt.Errorf("describe auto scaling groups: %w", err)
+	}
+	byName := map[string]astypes.AutoScalingGroup{}
+	for _, g := range groups.AutoScalingGroups {
+		byName[aws.ToString(g.AutoScalingGroupName)] = g
+	}
+	for _, c := range config.Colors {
+		cc := app.Color(c)
+		g, ok := byName[cc.ASG]
+		if !ok {
+			return obs, fmt.Errorf("auto scaling group %s (%s) not found", cc.ASG, c)
+		}
+		v, err := f.colorView(ctx, app, c, g)
+		if err != nil {
+			return obs, err
+		}
+		obs.Colors[c] = v
+	}
+	ls, err := f.ELB.DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: []string{app.ListenerARN}})
+	if err != nil {
+		return obs, fmt.Errorf("describe listener: %w", err)
+	}
+	if len(ls.Listeners) != 1 {
+		return obs, fmt.Errorf("listener %s not found", app.ListenerARN)
+	}
+	obs.Weights, err = weights(app, ls.Listeners[0].DefaultActions)
+	if err != nil {
+		return obs, fmt.Errorf("listener %s: %w", app.ListenerARN, err)
+	}
+	rs, err := f.ELB.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{app.Preview.RuleARN}})
+	if err != nil {
+		return obs, fmt.Errorf("describe preview rule: %w", err)
+	}
+	if len(rs.Rules) == 1 {
+		if w, err := weights(app, rs.Rules[0].Actions); err == nil {
+			for c, n := range w {
+				if n == 100 {
+					obs.Preview = c
+				}
+			}
+		}
+	}
+	return obs, nil
+}
+
+func (f *Fleet) colorView(ctx context.Context, app *config.App, c config.Color, g astypes.AutoScalingGroup) (*release.ColorView, error) {
+	cc := app.Color(c)
+	v := &release.ColorView{Capacity: release.Capacity{
+		Min: int(aws.ToInt32(g.MinSize)), Desired: int(aws.ToInt32(g.DesiredCapacity)), Max: int(aws.ToInt32(g.MaxSize)),
+	}}
+	for _, p := range g.SuspendedProcesses {
+		v.Suspended = append(v.Suspended, aws.ToString(p.ProcessName))
+	}
+	sort.Strings(v.Suspended)
+	lt := g.LaunchTemplate
+	if lt == nil {
+		return nil, fmt.Errorf("auto scaling group %s uses no launch template (mixed instances policies are not supported)", cc.ASG)
+	}
+	if id := aws.ToString(lt.LaunchTemplateId); id != "" && id != cc.LaunchTemplateID {
+		return nil, fmt.Errorf("auto scaling group %s uses launch template %s, but the configuration says %s", cc.ASG, id, cc.LaunchTemplateID)
+	}
+	out, err := f.EC2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
+		LaunchTemplateId: aws.String(cc.LaunchTemplateID), Versions: []string{aws.ToString(lt.Version)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe launch template %s version %s: %w", cc.LaunchTemplateID, aws.ToString(lt.Version), err)
+	}
+	if len(out.LaunchTemplateVersions) != 1 {
+		return nil, fmt.Errorf("launch template %s version %s not found", cc.LaunchTemplateID, aws.ToString(lt.Version))
+	}
+	ltv := out.LaunchTemplateVersions[0]
+	v.Version = strconv.FormatInt(aws.ToInt64(ltv.VersionNumber), 10)
+	if ltv.LaunchTemplateData != nil {
+		v.AMI = aws.ToString(ltv.LaunchTemplateData.ImageId)
+	}
+	th, err := f.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(cc.TargetGroupARN)})
+	if err != nil {
+		return nil, fmt.Errorf("describe target health of %s: %w", c, err)
+	}
+	healthy := map[string]bool{}
+	for _, d := range th.TargetHealthDescriptions {
+		if d.Target != nil && d.TargetHealth != nil && d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
+			healthy[aws.ToString(d.Target.Id)] = true
+		}
+	}
+	for _, in := range g.Instances {
+		if terminating(in.LifecycleState) {
+			continue
+		}
+		v.Instances++
+		if in.LaunchTemplate != nil && aws.ToString(in.LaunchTemplate.Version) == v.Version {
+			v.OnVersion++
+			if healthy[aws.ToString(in.InstanceId)] && in.LifecycleState == astypes.LifecycleStateInService {
+				v.Healthy++
+			}
+		}
+	}
+	return v, nil
+}
+
+func terminating(s astypes.LifecycleState) bool {
+	return strings.HasPrefix(string(s), "Terminat") || strings.HasPrefix(string(s), "Detach") || s == astypes.LifecycleStateStandby
+}
+
+// weights reads a forward action as percent per color.
+func weights(app *config.App, actions []elbtypes.Action) (map[config.Color]int, error) {
+	w := map[config.Color]int{}
+	for _, a := range actions {
+		if a.Type != elbtypes.ActionTypeEnumForward {
+			continue
+		}
+		if a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) > 0 {
+			total := 0
+			raw := map[config.Color]int{}
+			for _, tg := range a.ForwardConfig.TargetGroups {
+				c, ok := app.ColorOfTargetGroup(aws.ToString(tg.TargetGroupArn))
+				if !ok {
+					return nil, fmt.Errorf("forwards to target group %s, which is neither blue nor green", aws.ToString(tg.TargetGroupArn))
+				}
+				n := int(aws.ToInt32(tg.Weight))
+				if tg.Weight == nil && len(a.ForwardConfig.TargetGroups) == 1 {
+					n = 1
+				}
+				raw[c] += n
+				total += n
+			}
+			if total == 0 {
+				return nil, fmt.Errorf("forward action has zero total weight")
+			}
+			for c, n := range raw {
+				w[c] = n * 100 / total
+			}
+			// Keep the sum at 100 after integer division.
+			if s := w[config.Blue] + w[config.Green]; s != 100 && len(raw) == 2 {
+				w[config.Blue] += 100 - s
+			}
+			return w, nil
+		}
+		c, ok := app.ColorOfTargetGroup(aws.ToString(a.TargetGroupArn))
+		if !ok {
+			return nil, fmt.Errorf("forwards to target group %s, which is neither blue nor green", aws.ToString(a.TargetGroupArn))
+		}
+		w[c] = 100
+		return w, nil
+	}
+	return nil, fmt.Errorf("no forward action")
+}
+
+// Image describes one AMI. A missing AMI returns (nil, nil).
+func (f *Fleet) Image(ctx context.Context, id string) (*release.Image, error) {
+	out, err := f.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}})
+	if err != nil {
+		if IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("describe image %s: %w", id, err)
+	}
+	if len(out.Images) == 0 {
+		return nil, nil
+	}
+	img := toImage(out.Images[0])
+	return &img, nil
+}
+
+// NewestImage finds the newest available AMI tagged for the app; AMI state
+// change events are best effort, so tick sweeps with this.
+func (f *Fleet) NewestImage(ctx context.Context, app *config.App) (*release.Image, error) {
+	out, err := f.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
+		Owners: []string{"self"},
+		Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + app.ImageTag.Key), Values: []string{app.ImageTag.Value}},
+			{Name: aws.String("state"), Values: []string{"available"}},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe images tagged %s=%s: %w", app.ImageTag.Key, app.ImageTag.Value, err)
+	}
+	var newest *release.Image
+	for _, i := range out.Images {
+		img := toImage(i)
+		if newest == nil || img.Created.After(newest.Created) || (img.Created.Equal(newest.Created) && img.ID > newest.ID) {
+			newest = &img
+		}
+	}
+	return newest, nil
+}
+
+func toImage(i ec2types.Image) release.Image {
+	img := release.Image{ID: aws.ToString(i.ImageId), Name: aws.ToString(i.Name), State: string(i.State), Tags: map[string]string{}}
+	if t, err := time.Parse(time.RFC3339, aws.ToString(i.CreationDate)); err == nil {
+		img.Created = t
+	}
+	for _, t := range i.Tags {
+		img.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return img
+}
+
+// Ours reports whether an image carries the app's tag.
+func Ours(app *config.App, img *release.Image) bool {
+	return img != nil && img.Tags[app.ImageTag.Key] == app.ImageTag.Value
+}
+
+// Apply performs one action. obs is the observation the plan was made from
+// (it names the template version a new version derives from).
+func (f *Fleet) Apply(ctx context.Context, app *config.App, obs release.Observed, a release.Action) error {
+	switch a.Kind {
+	case release.PutAMI:
+		return f.putAMI(ctx, app, obs, a)
+	case release.SetCapacity:
+		return f.retry(ctx, "update auto scaling group "+app.Color(a.Color).ASG, func() error {
+			_, err := f.ASG.UpdateAutoScalingGroup(ctx, capacityInput(app.Color(a.Color).ASG, *a.Capacity))
+			return err
+		})
+	case release.Shift:
+		return f.retry(ctx, "modify listener", func() error {
+			_, err := f.ELB.ModifyListener(ctx, &elbv2.ModifyListenerInput{
+				ListenerArn: aws.String(app.ListenerARN), DefaultActions: forward(app, a.Weights),
+			})
+			return err
+		})
+	case release.PointPreview:
+		return f.retry(ctx, "modify preview rule", func() error {
+			_, err := f.ELB.ModifyRule(ctx, &elbv2.ModifyRuleInput{
+				RuleArn: aws.String(app.Preview.RuleARN),
+				Actions: forward(app, map[config.Color]int{a.Color: 100}),
+			})
+			return err
+		})
+	case release.Suspend:
+		return f.retry(ctx, "suspend processes", func() error {
+			_, err := f.ASG.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{
+				AutoScalingGroupName: aws.String(app.Color(a.Color).ASG), ScalingProcesses: a.Processes,
+			})
+			return err
+		})
+	case release.Resume:
+		return f.retry(ctx, "resume processes", func() error {
+			_, err := f.ASG.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{
+				AutoScalingGroupName: aws.String(app.Color(a.Color).ASG), ScalingProcesses: a.Processes,
+			})
+			return err
+		})
+	case release.Notify:
+		return f.Notify(ctx, app, a.Subject, a.Message)
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+func (f *Fleet) putAMI(ctx context.Context, app *config.App, obs release.Observed, a release.Action) error {
+	cc := app.Color(a.Color)
+	src := obs.Color(a.Color).Version
+	if src == "" || strings.HasPrefix(src, "(") {
+		src = "$Default"
+	}
+	var version int64
+	err := f.retry(ctx, "create launch template version of "+cc.LaunchTemplateID, func() error {
+		out, err := f.EC2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+			LaunchTemplateId:   aws.String(cc.LaunchTemplateID),
+			SourceVersion:      aws.String(src),
+			ClientToken:        aws.String(a.Token),
+			VersionDescription: aws.String("kaizen: " + a.AMI),
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(a.AMI)},
+		})
+		if err != nil {
+			return err
+		}
+		if out.LaunchTemplateVersion == nil {
+			return fmt.Errorf("no version returned")
+		}
+		version = aws.ToInt64(out.LaunchTemplateVersion.VersionNumber)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	in := &autoscaling.UpdateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(cc.ASG),
+		// Pinned, never $Latest: an instance launched later (scale-out,
+		// replacement) must run the AMI this release put there.
+		LaunchTemplate: &astypes.LaunchTemplateSpecification{
+			LaunchTemplateId: aws.String(cc.LaunchTemplateID), Version: aws.String(strconv.FormatInt(version, 10)),
+		},
+	}
+	if a.Capacity != nil {
+		c := capacityInput(cc.ASG, *a.Capacity)
+		in.MinSize, in.DesiredCapacity, in.MaxSize = c.MinSize, c.DesiredCapacity, c.MaxSize
+	}
+	return f.retry(ctx, "update auto scaling group "+cc.ASG, func() error {
+		_, err := f.ASG.UpdateAutoScalingGroup(ctx, in)
+		return err
+	})
+}
+
+func capacityInput(name string, c release.Capacity) *autoscaling.UpdateAutoScalingGroupInput {
+	return &autoscaling.UpdateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(name),
+		MinSize:              aws.Int32(int32(c.Min)),
+		DesiredCapacity:      aws.Int32(int32(c.Desired)),
+		MaxSize:              aws.Int32(int32(c.Max)),
+	}
+}
+
+// forward builds a forward action: a plain target group at 100%, or a
+// weighted forward config during a shift.
+func forward(app *config.App, w map[config.Color]int) []elbtypes.Action {
+	for _, c := range config.Colors {
+		if w[c] == 100 {
+			return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(app.Color(c).TargetGroupARN)}}
+		}
+	}
+	var tgs []elbtypes.TargetGroupTuple
+	for _, c := range config.Colors {
+		tgs = append(tgs, elbtypes.TargetGroupTuple{TargetGroupArn: aws.String(app.Color(c).TargetGroupARN), Weight: aws.Int32(int32(w[c]))})
+	}
+	return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: tgs}}}
+}
+
+// Notify publishes to the app's topic. SNS subjects are at most 100 ASCII
+// characters, so the subject is trimmed.
+func (f *Fleet) Notify(ctx context.Context, app *config.App, subject, message string) error {
+	if len(subject) > 100 {
+		subject = subject[:97] + "..."
+	}
+	return f.retry(ctx, "publish to "+app.TopicARN, func() error {
+		_, err := f.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(app.TopicARN), Subject: aws.String(subject), Message: aws.String(message)})
+		return err
+	})
+}

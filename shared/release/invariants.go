@@ -1,0 +1,63 @@
+package release
+
+import (
+	"fmt"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+)
+
+// Check tests the invariants of DESIGN.md §4 that can be seen in one
+// recorded state and one observation. Scenario tests call it after every
+// step. Invariant 6 (duplicates change nothing) and 8 (approval correlation)
+// are properties of sequences and are tested there.
+func Check(app *config.App, st AppState, obs Observed) []error {
+	var errs []error
+	fail := func(n int, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("invariant %d: %s", n, fmt.Sprintf(format, args...)))
+	}
+	b, g := obs.Weights[config.Blue], obs.Weights[config.Green]
+	shifting := st.Active != nil && st.Active.Weight > 0 && st.Active.Weight < 100
+	switch {
+	case b+g != 100:
+		fail(1, "weights must sum to 100, got %s", obs.Traffic())
+	case b != 100 && g != 100 && !shifting:
+		fail(1, "exactly one color must serve the public at 100%% outside a weighted shift, got %s", obs.Traffic())
+	}
+	live := obs.Live()
+	if live != "" {
+		v := obs.Color(live)
+		if v.Desired < app.Floor || v.Min < app.Floor {
+			fail(2, "live color %s capacity %s is below the floor %d", live, v.Capacity, app.Floor)
+		}
+		if v.Desired == 0 {
+			fail(2, "live color %s has zero desired capacity", live)
+		}
+	}
+	full := config.Color("")
+	switch {
+	case b == 100:
+		full = config.Blue
+	case g == 100:
+		full = config.Green
+	}
+	if full != "" && obs.Preview == full && len(st.Pending) == 0 {
+		fail(3, "the preview rule forwards to %s, which serves the public at 100%%", full)
+	}
+	if r := st.Active; r != nil {
+		if r.State.Terminal() {
+			fail(4, "release %s is %s but still in flight", r.ID, r.State)
+		}
+		if r.State == Baking && r.From != "" && obs.Color(r.From).Desired == 0 {
+			fail(5, "previous color %s was emptied during the bake of %s", r.From, r.AMI)
+		}
+		if r.State == Staged && st.Queued != nil {
+			fail(4, "AMI %s is queued behind a merely staged release %s", st.Queued.Image.ID, r.AMI)
+		}
+	} else if st.Queued != nil && len(st.Pending) == 0 {
+		fail(4, "AMI %s is queued with no release in flight", st.Queued.Image.ID)
+	}
+	if len(st.Pending) > 0 && st.LastError == "" {
+		fail(7, "actions pending (%v) without the error that stopped them", st.Pending)
+	}
+	return errs
+}

@@ -1,0 +1,620 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+)
+
+// Kind is the kind of an action a plan asks for.
+type Kind string
+
+const (
+	// PutAMI creates a launch template version with the AMI and pins the
+	// color's group to it (sizing the group in the same call).
+	PutAMI Kind = "put-ami"
+	// SetCapacity sets a color's min/desired/max.
+	SetCapacity Kind = "set-capacity"
+	// Shift sets the public default action's weights (one listener call).
+	Shift Kind = "shift"
+	// PointPreview points the office preview rule at a color.
+	PointPreview Kind = "preview"
+	// Suspend and Resume pause or restart a color's load-driven scaling.
+	Suspend Kind = "suspend"
+	Resume  Kind = "resume"
+	// Notify publishes to the app's topic.
+	Notify Kind = "notify"
+)
+
+// ScalingProcesses are the processes that react to load and schedules;
+// kaizen suspends them on the idle color so it stays where kaizen puts it.
+var ScalingProcesses = []string{"AlarmNotification", "ScheduledActions"}
+
+// Action is one change to AWS.
+type Action struct {
+	Kind      Kind          `json:"kind"`
+	Color     Color         `json:"color,omitempty"`
+	AMI       string        `json:"ami,omitempty"`
+	Capacity  *Capacity     `json:"capacity,omitempty"`
+	Weights   map[Color]int `json:"weights,omitempty"`
+	Processes []string      `json:"processes,omitempty"`
+	Subject   string        `json:"subject,omitempty"`
+	Message   string        `json:"message,omitempty"`
+	// Token makes a retried create idempotent (EC2 ClientToken).
+	Token string `json:"token,omitempty"`
+	Why   string `json:"why"`
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case PutAMI:
+		s := fmt.Sprintf("put %s on %s", a.AMI, a.Color)
+		if a.Capacity != nil {
+			s += " at " + a.Capacity.String()
+		}
+		return s
+	case SetCapacity:
+		return fmt.Sprintf("set %s capacity %s", a.Color, a.Capacity)
+	case Shift:
+		return fmt.Sprintf("shift public to blue %d / green %d", a.Weights[config.Blue], a.Weights[config.Green])
+	case PointPreview:
+		return fmt.Sprintf("point preview at %s", a.Color)
+	case Suspend, Resume:
+		return fmt.Sprintf("%s %s scaling %s", a.Kind, a.Color, strings.Join(a.Processes, ","))
+	case Notify:
+		return "notify: " + a.Subject
+	}
+	return string(a.Kind)
+}
+
+// Plan is a planner's answer: the actions to apply in order, the state to
+// record once they are applied, and the decisions made on the way.
+type Plan struct {
+	Actions []Action `json:"actions"`
+	Next    AppState `json:"next"`
+	// Ended are releases that reached a terminal state in this plan.
+	Ended []Release `json:"ended,omitempty"`
+	Notes []string  `json:"notes"`
+	// Refused is set when an approval was refused, with the reason.
+	Refused string `json:"refused,omitempty"`
+}
+
+// Mutations counts the actions that change AWS (notifications excluded).
+func (p Plan) Mutations() int {
+	n := 0
+	for _, a := range p.Actions {
+		if a.Kind != Notify {
+			n++
+		}
+	}
+	return n
+}
+
+// EventKind tells what woke the planner.
+type EventKind string
+
+const (
+	EvImage    EventKind = "image"
+	EvApproval EventKind = "approval"
+	EvTick     EventKind = "tick"
+	EvAlarm    EventKind = "alarm"
+)
+
+// Approval is a decoded approval action state change.
+type Approval struct {
+	Execution string `json:"execution"`
+	// State is STARTED, SUCCEEDED (approved) or FAILED (rejected).
+	State string `json:"state"`
+	By    string `json:"by,omitempty"`
+}
+
+// Alarm is a decoded alarm state change of a configured alarm.
+type Alarm struct {
+	Name     string           `json:"name"`
+	Role     config.AlarmRole `json:"role"`
+	State    string           `json:"state"`
+	Previous string           `json:"previous"`
+	Reason   string           `json:"reason"`
+}
+
+// Event is the input of a planner.
+type Event struct {
+	Kind EventKind `json:"kind"`
+	// ID is the EventBridge event id (or "tick@time"), used in causes.
+	ID       string    `json:"id"`
+	Image    *Image    `json:"image,omitempty"`
+	Approval *Approval `json:"approval,omitempty"`
+	Alarm    *Alarm    `json:"alarm,omitempty"`
+}
+
+// Decide is the one planner: given the app, the recorded state, the observed
+// fleet, the time and an event, it returns the plan. It is pure.
+func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event) Plan {
+	p := &planner{app: app, st: st.Clone(), obs: obs.Clone(), now: now, ev: ev}
+	p.st.App = app.Name
+	live := p.obs.Live()
+	if live == "" {
+		p.note("no color serves the public (weights %s): kaizen will not act until a person fixes the listener", p.obs.Traffic())
+		p.plan.Next = p.st
+		return p.plan
+	}
+	switch ev.Kind {
+	case EvImage, EvTick:
+		if ev.Image != nil {
+			p.onImage(*ev.Image)
+		}
+	case EvApproval:
+		if ev.Approval != nil {
+			p.onApproval(*ev.Approval)
+		}
+	case EvAlarm:
+		if ev.Alarm != nil {
+			p.onAlarm(*ev.Alarm)
+		}
+	}
+	p.reconcile()
+	p.plan.Next = p.st
+	return p.plan
+}
+
+// Changed reports whether applying the plan changes anything.
+func (p Plan) Changed(before AppState) bool {
+	if len(p.Actions) > 0 {
+		return true
+	}
+	a, b := before.Clone(), p.Next.Clone()
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	return !reflect.DeepEqual(a, b)
+}
+
+type planner struct {
+	app  *config.App
+	st   AppState
+	obs  Observed // what the fleet will look like once the actions so far apply
+	now  time.Time
+	ev   Event
+	plan Plan
+}
+
+func (p *planner) note(format string, args ...any) {
+	p.plan.Notes = append(p.plan.Notes, fmt.Sprintf(format, args...))
+}
+
+func (p *planner) cause(what string) string {
+	if p.ev.ID != "" {
+		return what + " (" + string(p.ev.Kind) + " " + p.ev.ID + ")"
+	}
+	return what
+}
+
+// do adds an action and applies it to the expected observation, so later
+// decisions in the same plan see its effect and never repeat it.
+func (p *planner) do(a Action) {
+	p.plan.Actions = append(p.plan.Actions, a)
+	p.obs.apply(a)
+}
+
+func (p *planner) notify(subject, format string, args ...any) {
+	p.plan.Actions = append(p.plan.Actions, Action{
+		Kind: Notify, Subject: fmt.Sprintf("[kaizen] %s: %s", p.app.Name, subject),
+		Message: fmt.Sprintf(format, args...), Why: subject,
+	})
+}
+
+// end moves a release to a terminal state and clears it from the app.
+func (p *planner) end(r *Release, to State, cause string) {
+	r.move(to, p.now, cause)
+	p.plan.Ended = append(p.plan.Ended, *r)
+	if p.st.Active == r {
+		p.st.Active = nil
+	}
+	p.note("release %s (%s) %s: %s", r.ID, r.AMI, to, cause)
+}
+
+func (o *Observed) apply(a Action) {
+	switch a.Kind {
+	case PutAMI:
+		v := o.Color(a.Color)
+		v.AMI, v.Version, v.OnVersion, v.Healthy = a.AMI, "(new)", 0, 0
+		if a.Capacity != nil {
+			v.Capacity = *a.Capacity
+		}
+	case SetCapacity:
+		o.Color(a.Color).Capacity = *a.Capacity
+	case Shift:
+		o.Weights = map[Color]int{}
+		for k, w := range a.Weights {
+			o.Weights[k] = w
+		}
+	case PointPreview:
+		o.Preview = a.Color
+	case Suspend:
+		v := o.Color(a.Color)
+		set := map[string]bool{}
+		for _, s := range v.Suspended {
+			set[s] = true
+		}
+		for _, s := range a.Processes {
+			set[s] = true
+		}
+		v.Suspended = sortedKeys(set)
+	case Resume:
+		v := o.Color(a.Color)
+		drop := map[string]bool{}
+		for _, s := range a.Processes {
+			drop[s] = true
+		}
+		var keep []string
+		for _, s := range v.Suspended {
+			if !drop[s] {
+				keep = append(keep, s)
+			}
+		}
+		v.Suspended = keep
+	}
+}
+
+// ---- events ----
+
+func (p *planner) onImage(img Image) {
+	if img.State != "" && img.State != "available" {
+		p.note("AMI %s is %s, not available: ignored", img.ID, img.State)
+		return
+	}
+	if img.ID == p.st.Newest || (p.st.Active != nil && p.st.Active.AMI == img.ID) ||
+		(p.st.Queued != nil && p.st.Queued.Image.ID == img.ID) {
+		p.note("AMI %s already seen: nothing to do", img.ID)
+		return
+	}
+	if !p.st.NewestCreated.IsZero() && img.Created.Before(p.st.NewestCreated) {
+		p.note("AMI %s (created %s) is older than %s: ignored", img.ID, img.Created.Format(time.RFC3339), p.st.Newest)
+		return
+	}
+	p.st.Newest, p.st.NewestCreated = img.ID, img.Created
+	live := p.obs.Live()
+	if p.obs.Color(live).AMI == img.ID {
+		p.note("AMI %s already serves the public on %s", img.ID, live)
+		return
+	}
+	rel := p.st.Active
+	switch {
+	case rel == nil:
+		p.stage(img, p.cause("AMI "+img.ID+" available"))
+	case rel.State == Staged:
+		p.end(rel, Superseded, "superseded by "+img.ID)
+		p.notify("superseded", "AMI %s (%s) was staged on %s but not approved; newer AMI %s replaces it.", rel.AMI, rel.AMIName, rel.Color, img.ID)
+		p.stage(img, p.cause("AMI "+img.ID+" available, superseding "+rel.AMI))
+	default:
+		if q := p.st.Queued; q != nil {
+			p.note("queued AMI %s replaced by newer %s", q.Image.ID, img.ID)
+		}
+		p.st.Queued = &Candidate{Image: img, Since: p.now, Cause: p.cause("AMI " + img.ID + " available")}
+		p.note("AMI %s queued: release %s is %s", img.ID, rel.ID, rel.State)
+		p.notify("queued", "AMI %s (%s) is queued: it will be staged when release %s (%s) finishes %s.", img.ID, img.Name, rel.ID, rel.AMI, rel.State)
+	}
+}
+
+// stage puts a new release on the idle color.
+func (p *planner) stage(img Image, cause string) {
+	color := p.obs.Live().Other()
+	rel := &Release{
+		App: p.app.Name, ID: p.now.UTC().Format("20060102T150405Z") + "-" + img.ID,
+		AMI: img.ID, AMIName: img.Name, Color: color, StagedAt: p.now,
+		PipelineExecution: img.Tags[p.app.PipelineTag],
+	}
+	rel.move(Staged, p.now, cause)
+	p.st.Active = rel
+	p.note("staging %s on idle color %s", img.ID, color)
+	var tags []string
+	for k, v := range img.Tags {
+		tags = append(tags, k+"="+v)
+	}
+	sort.Strings(tags)
+	how := "from the office (" + strings.Join(p.app.Preview.OfficeCIDRs, ", ") + ")"
+	if h := p.app.Preview.Header; h != nil {
+		how += fmt.Sprintf(" with header %s: %s", h.Name, h.Value)
+	}
+	p.notify("staged "+img.ID,
+		"AMI %s (%s) is staged on the %s color.\nTags: %s\nPreview: open the app %s; it reaches %s once %d instance(s) are healthy.\nApprove in pipeline %s, stage %s, action %s.",
+		img.ID, img.Name, color, strings.Join(tags, ", "), how, color, p.app.PreviewSize,
+		p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action)
+}
+
+func (p *planner) onApproval(a Approval) {
+	rel := p.st.Active
+	switch a.State {
+	case "STARTED":
+		if rel != nil && rel.State == Staged && rel.ApprovalExecution == "" {
+			rel.ApprovalExecution = a.Execution
+			p.note("approval %s started while %s was staged: bound to it", a.Execution, rel.AMI)
+		} else {
+			p.note("approval %s started with no unbound staged release", a.Execution)
+		}
+	case "SUCCEEDED":
+		if rel == nil || rel.State != Staged {
+			if rel != nil && rel.ApprovalExecution == a.Execution {
+				p.note("approval %s already taken: release %s is %s", a.Execution, rel.ID, rel.State)
+				return
+			}
+			p.refuse(a, "there is no staged release to promote")
+			return
+		}
+		if ok, why := p.correlates(rel, a); !ok {
+			p.refuse(a, why)
+			return
+		}
+		if rel.Unhealthy != "" {
+			p.refuse(a, fmt.Sprintf("release %s (AMI %s) was marked unhealthy while staged: %s", rel.ID, rel.AMI, rel.Unhealthy))
+			return
+		}
+		p.approve(rel, p.cause("approved by pipeline execution "+a.Execution))
+	case "FAILED":
+		if rel == nil || rel.State != Staged {
+			p.note("rejection %s: no staged release", a.Execution)
+			return
+		}
+		if ok, why := p.correlates(rel, a); !ok {
+			p.note("rejection %s ignored: %s", a.Execution, why)
+			return
+		}
+		p.end(rel, Abandoned, p.cause("rejected at approval "+a.Execution))
+		p.notify("rejected "+rel.AMI, "AMI %s (%s) was rejected at approval; the %s color goes back to zero.", rel.AMI, rel.AMIName, rel.Color)
+	default:
+		p.note("approval state %q: nothing to do", a.State)
+	}
+}
+
+// correlates implements invariant 8: an approval promotes only the AMI that
+// people could preview when the approval started.
+func (p *planner) correlates(rel *Release, a Approval) (bool, string) {
+	if rel.PipelineExecution != "" && rel.PipelineExecution != a.Execution {
+		return false, fmt.Sprintf("the approval belongs to pipeline execution %s, but the staged AMI %s was built by execution %s", a.Execution, rel.AMI, rel.PipelineExecution)
+	}
+	if rel.ApprovalExecution != "" && rel.ApprovalExecution != a.Execution {
+		return false, fmt.Sprintf("the staged AMI %s is awaiting approval %s, not %s", rel.AMI, rel.ApprovalExecution, a.Execution)
+	}
+	if rel.PipelineExecution == "" && rel.ApprovalExecution == "" {
+		// The approval started before this AMI was staged (its STARTED event
+		// bound an earlier, now superseded release) or it was never seen.
+		if r, ok := p.boundElsewhere(a.Execution); ok {
+			return false, fmt.Sprintf("approval %s started while AMI %s was staged; a newer AMI %s replaced it since, so approve again after previewing %s", a.Execution, r, rel.AMI, rel.AMI)
+		}
+		if rel.PreviewReadyAt.IsZero() {
+			return false, fmt.Sprintf("AMI %s was never healthy on the preview, so nobody could have tested it", rel.AMI)
+		}
+	}
+	return true, ""
+}
+
+// boundElsewhere looks up the superseded release an approval was bound to.
+func (p *planner) boundElsewhere(execution string) (string, bool) {
+	for _, b := range p.st.Bindings {
+		if b.Execution == execution {
+			return b.AMI, true
+		}
+	}
+	return "", false
+}
+
+func (p *planner) refuse(a Approval, why string) {
+	p.plan.Refused = why
+	p.note("approval %s refused: %s", a.Execution, why)
+	p.notify("approval refused", "Approval %s was refused: %s.", a.Execution, why)
+}
+
+func (p *planner) approve(rel *Release, cause string) {
+	rel.ApprovedAt = p.now
+	rel.move(Promoting, p.now, cause)
+	live := p.obs.Live()
+	c := p.obs.Color(live).Capacity
+	rel.Capacity = &c
+	p.notify("approved "+rel.AMI, "AMI %s (%s) approved: %s grows to the live color's capacity %s; the public moves once enough targets are healthy.", rel.AMI, rel.AMIName, rel.Color, c)
+}
+
+// ---- reconcile ----
+
+func (p *planner) reconcile() {
+	p.enforceFloor()
+	for i := 0; i < 4; i++ {
+		if !p.advance() {
+			break
+		}
+	}
+	p.enforceFloor()
+	p.keepBindings()
+}
+
+// enforceFloor keeps the live color's min and desired at or above the floor.
+func (p *planner) enforceFloor() {
+	live := p.obs.Live()
+	v := p.obs.Color(live)
+	f := p.app.Floor
+	if v.Min >= f && v.Desired >= f {
+		return
+	}
+	c := Capacity{Min: max(v.Min, f), Desired: max(v.Desired, f), Max: max(v.Max, f)}
+	p.do(Action{Kind: SetCapacity, Color: live, Capacity: &c, Why: fmt.Sprintf("live color below the floor of %d", f)})
+}
+
+// advance moves the active release one step; it reports whether the state
+// changed so that another pass is needed.
+func (p *planner) advance() bool {
+	rel := p.st.Active
+	if rel == nil {
+		if q := p.st.Queued; q != nil {
+			p.st.Queued = nil
+			p.stage(q.Image, "dequeued: "+q.Cause)
+			return true
+		}
+		p.settleIdle()
+		return false
+	}
+	switch rel.State {
+	case Staged:
+		return p.reconcileStaged(rel)
+	case Promoting:
+		return p.reconcilePromoting(rel)
+	case Baking:
+		return p.reconcileBaking(rel)
+	}
+	p.note("release %s in unexpected state %s: cleared", rel.ID, rel.State)
+	p.st.Active = nil
+	return true
+}
+
+// settleIdle: with nothing in flight the idle color is empty (unless held
+// for investigation) and the preview rule points at it.
+func (p *planner) settleIdle() {
+	idle := p.obs.Live().Other()
+	v := p.obs.Color(idle)
+	held := p.st.Hold != nil && p.st.Hold.Color == idle && p.now.Before(p.st.Hold.Until)
+	if p.st.Hold != nil && !held {
+		p.note("hold on %s ended", p.st.Hold.Color)
+		p.st.Hold = nil
+	}
+	if !held && (v.Min != 0 || v.Desired != 0) {
+		p.do(Action{Kind: SetCapacity, Color: idle, Capacity: &Capacity{Max: v.Max}, Why: "retire the idle color"})
+	}
+	if p.obs.Preview != idle {
+		p.do(Action{Kind: PointPreview, Color: idle, Why: "preview follows the idle color"})
+	}
+}
+
+func (p *planner) token(rel *Release, c Color) string {
+	h := sha256.Sum256([]byte(p.app.Name + "/" + rel.ID + "/" + string(c)))
+	return "kaizen-" + hex.EncodeToString(h[:16])
+}
+
+func (p *planner) previewCapacity(v *ColorView) Capacity {
+	return Capacity{Min: 0, Desired: p.app.PreviewSize, Max: max(v.Max, p.app.PreviewSize)}
+}
+
+func (p *planner) reconcileStaged(rel *Release) bool {
+	c := rel.Color
+	if p.obs.Live() == c {
+		p.end(rel, Failed, "the public was switched to "+string(c)+" outside kaizen while the release was staged")
+		p.notify("release taken over", "The public was switched to %s by hand while AMI %s was staged there; kaizen stopped tracking the release.", c, rel.AMI)
+		return true
+	}
+	v := p.obs.Color(c)
+	want := p.previewCapacity(v)
+	switch {
+	case v.AMI != rel.AMI && v.Instances > 0:
+		// Old instances must go first, or the office would preview them.
+		drain := Capacity{Max: want.Max}
+		p.do(Action{Kind: PutAMI, Color: c, AMI: rel.AMI, Capacity: &drain, Token: p.token(rel, c), Why: fmt.Sprintf("stage %s; drain %d old instance(s) first", rel.AMI, v.Instances)})
+	case v.AMI != rel.AMI:
+		p.do(Action{Kind: PutAMI, Color: c, AMI: rel.AMI, Capacity: &want, Token: p.token(rel, c), Why: "stage " + rel.AMI + " at preview size"})
+	case v.Instances > v.OnVersion:
+		if v.Desired != 0 || v.Min != 0 {
+			p.do(Action{Kind: SetCapacity, Color: c, Capacity: &Capacity{Max: want.Max}, Why: "drain instances of an older version"})
+		} else {
+			p.note("waiting for %d old instance(s) on %s to terminate", v.Instances-v.OnVersion, c)
+		}
+	case v.Capacity != want:
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &want, Why: "preview size"})
+	}
+	if p.obs.Preview != c {
+		p.do(Action{Kind: PointPreview, Color: c, Why: "office previews the staged color"})
+	}
+	if rel.PreviewReadyAt.IsZero() && p.obs.Color(c).Healthy >= p.app.PreviewSize {
+		rel.PreviewReadyAt = p.now
+		p.note("preview of %s ready on %s", rel.AMI, c)
+		p.notify("preview ready "+rel.AMI, "AMI %s (%s) is healthy on the %s color: preview it from the office, then approve or reject in pipeline %s.", rel.AMI, rel.AMIName, c, p.app.Approval.Pipeline)
+	}
+	if p.app.AutoPromote && !rel.PreviewReadyAt.IsZero() && rel.Unhealthy == "" {
+		p.approve(rel, "autoPromote: preview healthy")
+		return true
+	}
+	return false
+}
+
+func (p *planner) needHealthy(desired int) int {
+	n := int(math.Ceil(float64(desired) * float64(p.app.CutoverHealthyPercent) / 100))
+	return max(n, 1)
+}
+
+func (p *planner) reconcilePromoting(rel *Release) bool {
+	c := rel.Color
+	if p.obs.Live() == c {
+		// The listener call went through but the record was not saved.
+		p.cutoverDone(rel, "public already on "+string(c))
+		return true
+	}
+	live := p.obs.Live()
+	target := p.obs.Color(live).Capacity // follows the live color, even if it scaled since approval
+	rel.Capacity = &target
+	v := p.obs.Color(c)
+	if v.AMI != rel.AMI {
+		p.do(Action{Kind: PutAMI, Color: c, AMI: rel.AMI, Capacity: &target, Token: p.token(rel, c), Why: "approved AMI missing from " + string(c)})
+	} else if v.Capacity != target {
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &target, Why: "match the live color's capacity before cutover"})
+	}
+	v = p.obs.Color(c)
+	need := p.needHealthy(target.Desired)
+	if v.Healthy >= need && v.Instances == v.OnVersion {
+		p.do(Action{Kind: Shift, Weights: map[Color]int{c: 100, c.Other(): 0}, Why: fmt.Sprintf("%d of %d targets healthy on %s", v.Healthy, target.Desired, c)})
+		p.cutoverDone(rel, fmt.Sprintf("cut over: %d healthy targets on %s", v.Healthy, c))
+		return true
+	}
+	deadline := rel.ApprovedAt.Add(time.Duration(p.app.CutoverTimeoutMinutes) * time.Minute)
+	if !p.now.Before(deadline) {
+		p.end(rel, Failed, fmt.Sprintf("only %d of %d targets healthy on %s after %d minutes", v.Healthy, need, c, p.app.CutoverTimeoutMinutes))
+		p.notify("release failed "+rel.AMI, "AMI %s did not become healthy on %s in %d minutes (%d of %d healthy); the public stays on %s.", rel.AMI, c, p.app.CutoverTimeoutMinutes, v.Healthy, need, live)
+		return true
+	}
+	p.note("waiting for health on %s: %d of %d", c, v.Healthy, need)
+	return false
+}
+
+func (p *planner) cutoverDone(rel *Release, cause string) {
+	rel.From = rel.Color.Other()
+	rel.CutoverAt = p.now
+	rel.BakeUntil = p.now.Add(p.app.Bake())
+	rel.move(Baking, p.now, cause)
+	p.notify("cut over to "+rel.AMI, "The public now reaches AMI %s on %s. %s stays warm until %s; a rollback is one listener call.", rel.AMI, rel.Color, rel.From, rel.BakeUntil.UTC().Format(time.RFC3339))
+}
+
+func (p *planner) reconcileBaking(rel *Release) bool {
+	c := rel.Color
+	if p.obs.Live() != c {
+		p.end(rel, RolledBack, "the public is back on "+string(p.obs.Live())+" (switched outside kaizen)")
+		p.st.Hold = &Hold{Color: c, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
+		p.notify("rolled back "+rel.AMI, "The public was switched back to %s outside kaizen during the bake of %s.", p.obs.Live(), rel.AMI)
+		return true
+	}
+	if p.obs.Preview != rel.From {
+		p.do(Action{Kind: PointPreview, Color: rel.From, Why: "preview moves to the previous color"})
+	}
+	if !p.now.Before(rel.BakeUntil) {
+		p.end(rel, Done, "bake finished; "+string(rel.From)+" retired")
+		p.notify("released "+rel.AMI, "AMI %s baked for %d minutes on %s without a guard alarm; %s is retired to zero.", rel.AMI, p.app.BakeMinutes, c, rel.From)
+		return true
+	}
+	p.note("baking %s on %s until %s", rel.AMI, c, rel.BakeUntil.UTC().Format(time.RFC3339))
+	return false
+}
+
+func (p *planner) onAlarm(a Alarm) {
+	p.note("alarm %s %s→%s: no alarm handling in this planner yet", a.Name, a.Previous, a.State)
+}
+
+// keepBindings remembers which AMI an approval started on, so that an
+// approval of a superseded AMI can be refused by name.
+func (p *planner) keepBindings() {
+	for _, r := range p.plan.Ended {
+		if r.ApprovalExecution != "" {
+			p.st.Bindings = append(p.st.Bindings, Binding{Execution: r.ApprovalExecution, AMI: r.AMI})
+		}
+	}
+	if n := len(p.st.Bindings); n > 10 {
+		p.st.Bindings = append([]Binding(nil), p.st.Bindings[n-10:]...)
+	}
+}

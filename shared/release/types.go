@@ -1,0 +1,281 @@
+// Package release is kaizen's domain: release records and their states, what
+// kaizen observes of a blue/green fleet, the pure planners that turn an event
+// and an observation into a plan, and the invariants every step must keep.
+//
+// Nothing here performs I/O. Handlers observe AWS through adapters, ask a
+// planner for a plan, apply it, and record the outcome.
+package release
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+)
+
+// Color is re-exported from config for brevity.
+type Color = config.Color
+
+// State is where a release stands.
+type State string
+
+const (
+	Staged     State = "staged"      // on the idle color, previewed from the office
+	Promoting  State = "promoting"   // approved; capacity matched, waiting for health
+	Baking     State = "baking"      // public on the new color; the old one stays warm
+	Done       State = "done"        // bake finished, old color retired
+	Abandoned  State = "abandoned"   // rejected at approval
+	Superseded State = "superseded"  // a newer AMI replaced it before approval
+	Failed     State = "failed"      // could not reach health in time, or was taken over
+	RolledBack State = "rolled_back" // a guard alarm sent the public back
+)
+
+// Terminal reports whether a release in state s is finished.
+func (s State) Terminal() bool {
+	switch s {
+	case Done, Abandoned, Superseded, Failed, RolledBack:
+		return true
+	}
+	return false
+}
+
+// Image is an AMI as kaizen sees it.
+type Image struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	State   string            `json:"state"`
+	Created time.Time         `json:"created"`
+	Tags    map[string]string `json:"tags,omitempty"`
+}
+
+// Capacity is an Auto Scaling group's size.
+type Capacity struct {
+	Min     int `json:"min"`
+	Desired int `json:"desired"`
+	Max     int `json:"max"`
+}
+
+func (c Capacity) String() string { return fmt.Sprintf("%d/%d/%d", c.Min, c.Desired, c.Max) }
+
+// Transition is one entry of a release's history.
+type Transition struct {
+	At    time.Time `json:"at"`
+	From  State     `json:"from,omitempty"`
+	To    State     `json:"to"`
+	Cause string    `json:"cause"`
+}
+
+// Release is the record of one AMI's way through the release steps.
+type Release struct {
+	App     string `json:"app"`
+	ID      string `json:"id"`
+	AMI     string `json:"ami"`
+	AMIName string `json:"amiName,omitempty"`
+	// PipelineExecution is the pipeline execution id the image build wrote as
+	// an AMI tag, when present.
+	PipelineExecution string `json:"pipelineExecution,omitempty"`
+	// ApprovalExecution is the pipeline execution whose approval action
+	// started while this release was staged: the approval that may promote it.
+	ApprovalExecution string `json:"approvalExecution,omitempty"`
+	Color             Color  `json:"color"`
+	// From is the color the public left at cutover.
+	From  Color `json:"from,omitempty"`
+	State State `json:"state"`
+	// Capacity is the live color's capacity captured at approval: what the
+	// new color must have before the public moves.
+	Capacity       *Capacity    `json:"capacity,omitempty"`
+	Weight         int          `json:"weight,omitempty"` // percent on the new color during a weighted shift
+	StepUntil      time.Time    `json:"stepUntil,omitempty"`
+	Unhealthy      string       `json:"unhealthy,omitempty"` // a guard alarm fired while staged
+	StagedAt       time.Time    `json:"stagedAt"`
+	PreviewReadyAt time.Time    `json:"previewReadyAt,omitempty"`
+	ApprovedAt     time.Time    `json:"approvedAt,omitempty"`
+	CutoverAt      time.Time    `json:"cutoverAt,omitempty"`
+	BakeUntil      time.Time    `json:"bakeUntil,omitempty"`
+	EndedAt        time.Time    `json:"endedAt,omitempty"`
+	History        []Transition `json:"history"`
+}
+
+// move records a state change with its cause.
+func (r *Release) move(to State, at time.Time, cause string) {
+	r.History = append(r.History, Transition{At: at, From: r.State, To: to, Cause: cause})
+	r.State = to
+	if to.Terminal() {
+		r.EndedAt = at
+	}
+}
+
+// Candidate is an AMI waiting its turn while a shift or bake runs.
+type Candidate struct {
+	Image Image     `json:"image"`
+	Since time.Time `json:"since"`
+	Cause string    `json:"cause"`
+}
+
+// Binding ties an approval (pipeline execution) to the AMI it started on.
+type Binding struct {
+	Execution string `json:"execution"`
+	AMI       string `json:"ami"`
+}
+
+// Hold keeps a rolled-back color up for investigation until At.
+type Hold struct {
+	Color Color     `json:"color"`
+	Until time.Time `json:"until"`
+}
+
+// AppState is the per-app current item: what kaizen intends right now. It is
+// written with optimistic locking on Version.
+type AppState struct {
+	App     string `json:"app"`
+	Version int64  `json:"version"`
+	// Active is the release in flight (staged, promoting or baking).
+	Active *Release `json:"active,omitempty"`
+	// Queued waits for the active shift or bake to end.
+	Queued *Candidate `json:"queued,omitempty"`
+	// Newest is the newest of the app's AMIs kaizen has seen; older or
+	// repeated AMI events are ignored against it.
+	Newest        string    `json:"newest,omitempty"`
+	NewestCreated time.Time `json:"newestCreated,omitempty"`
+	// Bindings remember which AMI each recent approval started on.
+	Bindings []Binding `json:"bindings,omitempty"`
+	// Hold keeps a bad color up after a rollback.
+	Hold *Hold `json:"hold,omitempty"`
+	// CapacityStepAt is when a capacity alarm last stepped the live color up.
+	CapacityStepAt time.Time `json:"capacityStepAt,omitempty"`
+	// CapacityAlarms lists capacity alarms currently in ALARM.
+	CapacityAlarms []string `json:"capacityAlarms,omitempty"`
+	// Pending lists the actions of the last plan that were not applied, and
+	// LastError says why: nothing is half-applied silently.
+	Pending   []string  `json:"pending,omitempty"`
+	LastError string    `json:"lastError,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt,omitempty"`
+}
+
+// Clone returns a deep copy, so planners never alias their input.
+func (s AppState) Clone() AppState {
+	c := s
+	if s.Active != nil {
+		r := *s.Active
+		r.History = append([]Transition(nil), s.Active.History...)
+		if s.Active.Capacity != nil {
+			cp := *s.Active.Capacity
+			r.Capacity = &cp
+		}
+		c.Active = &r
+	}
+	if s.Queued != nil {
+		q := *s.Queued
+		c.Queued = &q
+	}
+	if s.Hold != nil {
+		h := *s.Hold
+		c.Hold = &h
+	}
+	c.Bindings = append([]Binding(nil), s.Bindings...)
+	c.CapacityAlarms = append([]string(nil), s.CapacityAlarms...)
+	c.Pending = append([]string(nil), s.Pending...)
+	return c
+}
+
+// Instance is one member of a color's Auto Scaling group.
+type Instance struct {
+	ID              string `json:"id"`
+	Lifecycle       string `json:"lifecycle"`
+	TemplateVersion string `json:"templateVersion"`
+	Healthy         bool   `json:"healthy"`
+}
+
+// ColorView is what kaizen observes of one color.
+type ColorView struct {
+	Capacity
+	// Version is the launch template version the group is pinned to, and AMI
+	// the image that version launches.
+	Version string `json:"version"`
+	AMI     string `json:"ami"`
+	// Instances counts members that are not terminating; OnVersion those
+	// launched from the pinned version; Healthy those of OnVersion that are
+	// healthy in the color's target group.
+	Instances int      `json:"instances"`
+	OnVersion int      `json:"onVersion"`
+	Healthy   int      `json:"healthy"`
+	Suspended []string `json:"suspended,omitempty"`
+}
+
+// Observed is the actual state of an app's fleet.
+type Observed struct {
+	// Weights is the public default action: percent per color.
+	Weights map[Color]int `json:"weights"`
+	// Preview is the color the office preview rule forwards to ("" if it
+	// forwards elsewhere or to several).
+	Preview Color                `json:"preview"`
+	Colors  map[Color]*ColorView `json:"colors"`
+}
+
+// Clone deep-copies an observation.
+func (o Observed) Clone() Observed {
+	c := Observed{Preview: o.Preview, Weights: map[Color]int{}, Colors: map[Color]*ColorView{}}
+	for k, v := range o.Weights {
+		c.Weights[k] = v
+	}
+	for k, v := range o.Colors {
+		cv := *v
+		cv.Suspended = append([]string(nil), v.Suspended...)
+		c.Colors[k] = &cv
+	}
+	return c
+}
+
+// Live is the color that serves the public at 100%, or during a weighted
+// shift the one with the larger weight; "" if neither.
+func (o Observed) Live() Color {
+	b, g := o.Weights[config.Blue], o.Weights[config.Green]
+	switch {
+	case b > g:
+		return config.Blue
+	case g > b:
+		return config.Green
+	}
+	return ""
+}
+
+// Color returns the view of c, never nil.
+func (o Observed) Color(c Color) *ColorView {
+	if v, ok := o.Colors[c]; ok && v != nil {
+		return v
+	}
+	if o.Colors == nil {
+		return &ColorView{}
+	}
+	v := &ColorView{}
+	o.Colors[c] = v
+	return v
+}
+
+// Traffic renders the weights as "blue 100 / green 0".
+func (o Observed) Traffic() string {
+	return fmt.Sprintf("blue %d / green %d", o.Weights[config.Blue], o.Weights[config.Green])
+}
+
+// Summary is a one-line description of the fleet.
+func (o Observed) Summary() string {
+	var b strings.Builder
+	b.WriteString(o.Traffic())
+	for _, c := range config.Colors {
+		v := o.Color(c)
+		fmt.Fprintf(&b, "; %s %s %s healthy %d/%d", c, v.AMI, v.Capacity, v.Healthy, v.Instances)
+	}
+	fmt.Fprintf(&b, "; preview→%s", o.Preview)
+	return b.String()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,238 @@
+package sim
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+)
+
+type instance struct {
+	id, version, ami string
+	launched         time.Time
+}
+
+type group struct {
+	name              string
+	min, desired, max int
+	ltID, ltVersion   string
+	targetGroup       string
+	instances         []*instance
+	suspended         map[string]bool
+}
+
+// AllProcesses are the scaling processes of an Auto Scaling group.
+var AllProcesses = []string{"Launch", "Terminate", "AddToLoadBalancer", "AlarmNotification", "AZRebalance", "HealthCheck", "InstanceRefresh", "ReplaceUnhealthy", "ScheduledActions"}
+
+// AutoScaling is the simulated EC2 Auto Scaling API.
+type AutoScaling struct{ c *Cloud }
+
+// AutoScaling returns the Auto Scaling client of the cloud.
+func (c *Cloud) AutoScaling() *AutoScaling { return &AutoScaling{c} }
+
+// AddGroup creates an Auto Scaling group pinned to a launch template
+// version and attached to a target group. Its initial instances are
+// already healthy.
+func (c *Cloud) AddGroup(name, ltID, version, targetGroup string, min, desired, max int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := &group{name: name, ltID: ltID, ltVersion: version, targetGroup: targetGroup, min: min, desired: desired, max: max, suspended: map[string]bool{}}
+	c.groups[name] = g
+	long := c.now.Add(-time.Hour)
+	for i := 0; i < desired; i++ {
+		c.launch(g, long)
+	}
+}
+
+func (c *Cloud) launch(g *group, at time.Time) {
+	t := c.templates[g.ltID]
+	lv, err := t.resolve(g.ltVersion)
+	if err != nil {
+		return
+	}
+	g.instances = append(g.instances, &instance{id: c.id("i"), version: strconv.FormatInt(lv.number, 10), ami: lv.imageID, launched: at})
+}
+
+// converge brings each group to its desired capacity, as Auto Scaling does
+// within seconds of a change. Callers hold mu.
+func (c *Cloud) converge() {
+	names := make([]string, 0, len(c.groups))
+	for n := range c.groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		g := c.groups[n]
+		for len(g.instances) < g.desired && !g.suspended["Launch"] {
+			c.launch(g, c.now)
+		}
+		if len(g.instances) > g.desired && !g.suspended["Terminate"] {
+			cur := g.ltVersion
+			if t := c.templates[g.ltID]; t != nil {
+				if lv, err := t.resolve(g.ltVersion); err == nil {
+					cur = strconv.FormatInt(lv.number, 10)
+				}
+			}
+			// The default termination policy: instances of an older launch
+			// template version first, then the oldest.
+			sort.SliceStable(g.instances, func(i, j int) bool {
+				oi, oj := g.instances[i].version != cur, g.instances[j].version != cur
+				if oi != oj {
+					return oi
+				}
+				return g.instances[i].launched.Before(g.instances[j].launched)
+			})
+			g.instances = append([]*instance(nil), g.instances[len(g.instances)-g.desired:]...)
+		}
+	}
+}
+
+func (c *Cloud) inService(in *instance) bool { return !c.now.Before(in.launched.Add(c.LaunchDelay)) }
+
+func (c *Cloud) healthy(in *instance) bool {
+	return !c.never[in.ami] && !c.now.Before(in.launched.Add(c.LaunchDelay+c.HealthyDelay))
+}
+
+func (a *AutoScaling) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "autoscaling", "DescribeAutoScalingGroups", false, in); err != nil {
+		return nil, err
+	}
+	var out []astypes.AutoScalingGroup
+	for _, n := range in.AutoScalingGroupNames {
+		g := c.groups[n]
+		if g == nil {
+			continue // AWS omits unknown names
+		}
+		sg := astypes.AutoScalingGroup{
+			AutoScalingGroupName: aws.String(g.name),
+			MinSize:              aws.Int32(int32(g.min)), DesiredCapacity: aws.Int32(int32(g.desired)), MaxSize: aws.Int32(int32(g.max)),
+			LaunchTemplate:  &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.ltID), Version: aws.String(g.ltVersion)},
+			TargetGroupARNs: []string{g.targetGroup},
+		}
+		for _, p := range sortedSet(g.suspended) {
+			sg.SuspendedProcesses = append(sg.SuspendedProcesses, astypes.SuspendedProcess{ProcessName: aws.String(p), SuspensionReason: aws.String("User suspended")})
+		}
+		for _, i := range g.instances {
+			state := astypes.LifecycleStatePending
+			if c.inService(i) {
+				state = astypes.LifecycleStateInService
+			}
+			sg.Instances = append(sg.Instances, astypes.Instance{
+				InstanceId: aws.String(i.id), LifecycleState: state, HealthStatus: aws.String("Healthy"),
+				LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.ltID), Version: aws.String(i.version)},
+			})
+		}
+		out = append(out, sg)
+	}
+	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: out}, nil
+}
+
+func (a *AutoScaling) UpdateAutoScalingGroup(ctx context.Context, in *autoscaling.UpdateAutoScalingGroupInput, _ ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error) {
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "autoscaling", "UpdateAutoScalingGroup", true, in); err != nil {
+		return nil, err
+	}
+	g := c.groups[aws.ToString(in.AutoScalingGroupName)]
+	if g == nil {
+		return nil, validation("AutoScalingGroup name not found - null")
+	}
+	mn, des, mx := g.min, g.desired, g.max
+	if in.MinSize != nil {
+		mn = int(*in.MinSize)
+	}
+	if in.MaxSize != nil {
+		mx = int(*in.MaxSize)
+	}
+	if in.DesiredCapacity != nil {
+		des = int(*in.DesiredCapacity)
+	} else {
+		// As AWS does: a new bound without a desired capacity drags the
+		// desired capacity into range.
+		des = max(min(des, mx), mn)
+	}
+	if mn < 0 || mx < 0 || des < 0 {
+		return nil, validation("sizes must not be negative")
+	}
+	if mx < mn {
+		return nil, validation("Max bound, %d, must be greater than or equal to min bound, %d", mx, mn)
+	}
+	if des < mn || des > mx {
+		return nil, validation("Desired capacity:%d must be between the specified min size:%d and max size:%d", des, mn, mx)
+	}
+	ltID, ver := g.ltID, g.ltVersion
+	if lt := in.LaunchTemplate; lt != nil {
+		ltID, ver = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
+		t := c.templates[ltID]
+		if t == nil {
+			return nil, validation("You must use a valid fully-formed launch template. The specified launch template, with template ID %s, does not exist.", ltID)
+		}
+		if _, err := t.resolve(ver); err != nil {
+			return nil, validation("You must use a valid fully-formed launch template. %v", err)
+		}
+	}
+	g.min, g.desired, g.max, g.ltID, g.ltVersion = mn, des, mx, ltID, ver
+	c.done("UpdateAutoScalingGroup")
+	return &autoscaling.UpdateAutoScalingGroupOutput{}, nil
+}
+
+func (a *AutoScaling) processes(ctx context.Context, op string, name *string, procs []string, set bool) error {
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "autoscaling", op, true, procs); err != nil {
+		return err
+	}
+	g := c.groups[aws.ToString(name)]
+	if g == nil {
+		return validation("AutoScalingGroup name not found - %s", aws.ToString(name))
+	}
+	if len(procs) == 0 {
+		procs = AllProcesses
+	}
+	for _, p := range procs {
+		if !contains(AllProcesses, p) {
+			return validation("Invalid scaling process %s", p)
+		}
+	}
+	for _, p := range procs {
+		if set {
+			g.suspended[p] = true
+		} else {
+			delete(g.suspended, p)
+		}
+	}
+	c.done(op)
+	return nil
+}
+
+func (a *AutoScaling) SuspendProcesses(ctx context.Context, in *autoscaling.SuspendProcessesInput, _ ...func(*autoscaling.Options)) (*autoscaling.SuspendProcessesOutput, error) {
+	if err := a.processes(ctx, "SuspendProcesses", in.AutoScalingGroupName, in.ScalingProcesses, true); err != nil {
+		return nil, err
+	}
+	return &autoscaling.SuspendProcessesOutput{}, nil
+}
+
+func (a *AutoScaling) ResumeProcesses(ctx context.Context, in *autoscaling.ResumeProcessesInput, _ ...func(*autoscaling.Options)) (*autoscaling.ResumeProcessesOutput, error) {
+	if err := a.processes(ctx, "ResumeProcesses", in.AutoScalingGroupName, in.ScalingProcesses, false); err != nil {
+		return nil, err
+	}
+	return &autoscaling.ResumeProcessesOutput{}, nil
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

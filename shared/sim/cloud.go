@@ -1,0 +1,219 @@
+// Package sim is an in-memory AWS with AWS's semantics and a virtual clock.
+// It implements the narrow client interfaces of shared/cloud, so the same
+// adapters that call the real SDK clients run against it in tests and in the
+// demo. Karpenter style: every call's input is recorded, errors can be
+// injected for N calls, mutating calls are counted per operation, and
+// Reset() clears the books.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/kaizen-sre/kaizen/shared/cloud"
+)
+
+// Call is one recorded API call.
+type Call struct {
+	At       time.Time
+	Service  string
+	Op       string
+	Mutating bool
+	Input    any
+	Err      error
+}
+
+type fault struct {
+	err   error
+	times int
+}
+
+// Cloud is the whole simulated account and region.
+type Cloud struct {
+	mu  sync.Mutex
+	now time.Time
+
+	// LaunchDelay is how long an instance takes from launch to InService;
+	// HealthyDelay how much longer until healthy in its target group.
+	LaunchDelay  time.Duration
+	HealthyDelay time.Duration
+
+	images    map[string]*image
+	templates map[string]*template
+	groups    map[string]*group
+	tgs       map[string]*targetGroup
+	listeners map[string]*listener
+	rules     map[string]*rule
+	builds    []*build
+	execs     []*execution
+	published []Published
+	never     map[string]bool
+
+	calls     []Call
+	mutations map[string]int
+	faults    map[string]*fault
+	seq       int
+}
+
+// New returns an empty cloud whose clock starts at start.
+func New(start time.Time) *Cloud {
+	c := &Cloud{now: start.UTC(), LaunchDelay: 3 * time.Minute, HealthyDelay: 4 * time.Minute}
+	c.clear()
+	return c
+}
+
+func (c *Cloud) clear() {
+	c.images = map[string]*image{}
+	c.templates = map[string]*template{}
+	c.groups = map[string]*group{}
+	c.tgs = map[string]*targetGroup{}
+	c.listeners = map[string]*listener{}
+	c.rules = map[string]*rule{}
+	c.never = map[string]bool{}
+	c.builds, c.execs, c.published = nil, nil, nil
+	c.calls, c.mutations, c.faults = nil, map[string]int{}, map[string]*fault{}
+}
+
+// Now is the virtual time.
+func (c *Cloud) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock, and with it instance launches, health checks and
+// terminations, in steps of at most one minute.
+func (c *Cloud) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := c.now.Add(d)
+	for c.now.Before(end) {
+		step := min(time.Minute, end.Sub(c.now))
+		c.converge()
+		c.now = c.now.Add(step)
+		c.converge()
+	}
+}
+
+// Fail makes the next `times` calls of op (for example "ModifyListener")
+// return err.
+func (c *Cloud) Fail(op string, err error, times int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.faults[op] = &fault{err: err, times: times}
+}
+
+// NeverHealthy marks an AMI whose instances never pass health checks.
+func (c *Cloud) NeverHealthy(ami string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.never[ami] = true
+}
+
+// Calls returns the recorded calls.
+func (c *Cloud) Calls() []Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Call(nil), c.calls...)
+}
+
+// Mutations returns the count of successful mutating calls per operation.
+func (c *Cloud) Mutations() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range c.mutations {
+		out[k] = v
+	}
+	return out
+}
+
+// MutationCount is the total of Mutations.
+func (c *Cloud) MutationCount() int {
+	n := 0
+	for _, v := range c.Mutations() {
+		n += v
+	}
+	return n
+}
+
+// MutationSummary renders Mutations as "Op×n, ..." in a stable order.
+func (c *Cloud) MutationSummary() string {
+	m := c.Mutations()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := ""
+	for i, k := range keys {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s×%d", k, m[k])
+	}
+	return s
+}
+
+// Reset clears recorded calls, counts and injected faults; the resources
+// stay.
+func (c *Cloud) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls, c.mutations, c.faults = nil, map[string]int{}, map[string]*fault{}
+}
+
+// call records a call and returns an injected fault, if any. Callers hold mu.
+func (c *Cloud) call(ctx context.Context, service, op string, mutating bool, in any) error {
+	var err error
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	} else if f := c.faults[op]; f != nil && f.times > 0 {
+		f.times--
+		err = f.err
+	}
+	c.calls = append(c.calls, Call{At: c.now, Service: service, Op: op, Mutating: mutating, Input: in, Err: err})
+	return err
+}
+
+// done counts a successful mutating call. Callers hold mu.
+func (c *Cloud) done(op string) { c.mutations[op]++ }
+
+func (c *Cloud) id(prefix string) string {
+	c.seq++
+	return fmt.Sprintf("%s-%017x", prefix, c.seq)
+}
+
+// APIError builds an error the way AWS reports it.
+func APIError(code, msg string, fault smithy.ErrorFault) error {
+	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
+}
+
+// Throttle is a throttling error, as injected faults use it.
+func Throttle() error { return APIError("Throttling", "Rate exceeded", smithy.FaultClient) }
+
+// ServerError is a 5xx.
+func ServerError() error {
+	return APIError("InternalError", "We encountered an internal error. Please try again.", smithy.FaultServer)
+}
+
+// Timeout behaves like a request that ran past its deadline.
+func Timeout() error { return context.DeadlineExceeded }
+
+func validation(format string, args ...any) error {
+	return APIError("ValidationError", fmt.Sprintf(format, args...), smithy.FaultClient)
+}
+
+var (
+	_ cloud.EC2API          = (*EC2)(nil)
+	_ cloud.AutoScalingAPI  = (*AutoScaling)(nil)
+	_ cloud.ELBv2API        = (*ELBv2)(nil)
+	_ cloud.SNSAPI          = (*SNS)(nil)
+	_ cloud.CodeBuildAPI    = (*CodeBuild)(nil)
+	_ cloud.CodePipelineAPI = (*CodePipeline)(nil)
+)

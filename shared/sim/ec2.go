@@ -1,0 +1,255 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+)
+
+type image struct {
+	id, name, state, snapshot string
+	created                   time.Time
+	tags                      map[string]string
+}
+
+type ltVersion struct {
+	number  int64
+	imageID string
+	desc    string
+}
+
+type template struct {
+	id, name string
+	versions []*ltVersion
+	dflt     int64
+	tokens   map[string]int64
+}
+
+// EC2 is the simulated EC2 API.
+type EC2 struct{ c *Cloud }
+
+// EC2 returns the EC2 client of the cloud.
+func (c *Cloud) EC2() *EC2 { return &EC2{c} }
+
+// AddImage registers an available AMI and returns its id.
+func (c *Cloud) AddImage(name string, created time.Time, tags map[string]string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.id("ami")
+	t := map[string]string{}
+	for k, v := range tags {
+		t[k] = v
+	}
+	c.images[id] = &image{id: id, name: name, state: "available", created: created.UTC(), tags: t, snapshot: c.id("snap")}
+	return id
+}
+
+// SetImageState changes an AMI's state (pending, available, failed, ...).
+func (c *Cloud) SetImageState(id, state string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if im := c.images[id]; im != nil {
+		im.state = state
+	}
+}
+
+// AddLaunchTemplate creates a launch template whose version 1 launches ami.
+func (c *Cloud) AddLaunchTemplate(id, name, ami string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.templates[id] = &template{id: id, name: name, versions: []*ltVersion{{number: 1, imageID: ami}}, dflt: 1, tokens: map[string]int64{}}
+}
+
+func notFound(code, format string, args ...any) error {
+	return APIError(code, fmt.Sprintf(format, args...), smithy.FaultClient)
+}
+
+func (t *template) resolve(v string) (*ltVersion, error) {
+	var n int64
+	switch v {
+	case "$Latest":
+		n = t.versions[len(t.versions)-1].number
+	case "$Default", "":
+		n = t.dflt
+	default:
+		x, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, notFound("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %q for %s", v, t.id)
+		}
+		n = x
+	}
+	for _, lv := range t.versions {
+		if lv.number == n {
+			return lv, nil
+		}
+	}
+	return nil, notFound("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for %s", v, t.id)
+}
+
+func (e *EC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "ec2", "DescribeImages", false, in); err != nil {
+		return nil, err
+	}
+	var out []ec2types.Image
+	if len(in.ImageIds) > 0 {
+		for _, id := range in.ImageIds {
+			if c.images[id] == nil {
+				return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+			}
+		}
+	}
+	ids := make([]string, 0, len(c.images))
+	for id := range c.images {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+next:
+	for _, id := range ids {
+		im := c.images[id]
+		if im.state == "deregistered" {
+			continue
+		}
+		if len(in.ImageIds) > 0 && !contains(in.ImageIds, id) {
+			continue
+		}
+		for _, f := range in.Filters {
+			name := aws.ToString(f.Name)
+			var got string
+			switch {
+			case strings.HasPrefix(name, "tag:"):
+				v, ok := im.tags[strings.TrimPrefix(name, "tag:")]
+				if !ok {
+					continue next
+				}
+				got = v
+			case name == "state":
+				got = im.state
+			case name == "image-id":
+				got = im.id
+			case name == "name":
+				got = im.name
+			default:
+				return nil, notFound("InvalidParameterValue", "The filter '%s' is invalid", name)
+			}
+			if !contains(f.Values, got) {
+				continue next
+			}
+		}
+		out = append(out, im.sdk())
+	}
+	return &ec2.DescribeImagesOutput{Images: out}, nil
+}
+
+func (im *image) sdk() ec2types.Image {
+	i := ec2types.Image{
+		ImageId: aws.String(im.id), Name: aws.String(im.name), State: ec2types.ImageState(im.state),
+		CreationDate: aws.String(im.created.Format(time.RFC3339)),
+		BlockDeviceMappings: []ec2types.BlockDeviceMapping{{
+			DeviceName: aws.String("/dev/xvda"), Ebs: &ec2types.EbsBlockDevice{SnapshotId: aws.String(im.snapshot)},
+		}},
+	}
+	keys := make([]string, 0, len(im.tags))
+	for k := range im.tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		i.Tags = append(i.Tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(im.tags[k])})
+	}
+	return i
+}
+
+func (e *EC2) DescribeLaunchTemplateVersions(ctx context.Context, in *ec2.DescribeLaunchTemplateVersionsInput, _ ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "ec2", "DescribeLaunchTemplateVersions", false, in); err != nil {
+		return nil, err
+	}
+	t := c.templates[aws.ToString(in.LaunchTemplateId)]
+	if t == nil {
+		return nil, notFound("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", aws.ToString(in.LaunchTemplateId))
+	}
+	var out []ec2types.LaunchTemplateVersion
+	vs := in.Versions
+	if len(vs) == 0 {
+		for _, v := range t.versions {
+			vs = append(vs, strconv.FormatInt(v.number, 10))
+		}
+	}
+	for _, v := range vs {
+		lv, err := t.resolve(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ec2types.LaunchTemplateVersion{
+			LaunchTemplateId: aws.String(t.id), LaunchTemplateName: aws.String(t.name),
+			VersionNumber: aws.Int64(lv.number), DefaultVersion: aws.Bool(lv.number == t.dflt),
+			VersionDescription: aws.String(lv.desc),
+			LaunchTemplateData: &ec2types.ResponseLaunchTemplateData{ImageId: aws.String(lv.imageID)},
+		})
+	}
+	return &ec2.DescribeLaunchTemplateVersionsOutput{LaunchTemplateVersions: out}, nil
+}
+
+func (e *EC2) CreateLaunchTemplateVersion(ctx context.Context, in *ec2.CreateLaunchTemplateVersionInput, _ ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateVersionOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "ec2", "CreateLaunchTemplateVersion", true, in); err != nil {
+		return nil, err
+	}
+	t := c.templates[aws.ToString(in.LaunchTemplateId)]
+	if t == nil {
+		return nil, notFound("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", aws.ToString(in.LaunchTemplateId))
+	}
+	ver := func(n int64) *ec2.CreateLaunchTemplateVersionOutput {
+		return &ec2.CreateLaunchTemplateVersionOutput{LaunchTemplateVersion: &ec2types.LaunchTemplateVersion{
+			LaunchTemplateId: aws.String(t.id), VersionNumber: aws.Int64(n),
+		}}
+	}
+	// A repeated ClientToken returns the version it created the first time.
+	if tok := aws.ToString(in.ClientToken); tok != "" {
+		if n, ok := t.tokens[tok]; ok {
+			return ver(n), nil
+		}
+	}
+	src, err := t.resolve(aws.ToString(in.SourceVersion))
+	if err != nil {
+		return nil, err
+	}
+	ami := src.imageID
+	if in.LaunchTemplateData != nil && in.LaunchTemplateData.ImageId != nil {
+		ami = aws.ToString(in.LaunchTemplateData.ImageId)
+	}
+	if im := c.images[ami]; im == nil || im.state == "deregistered" {
+		return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", ami)
+	}
+	n := t.versions[len(t.versions)-1].number + 1
+	t.versions = append(t.versions, &ltVersion{number: n, imageID: ami, desc: aws.ToString(in.VersionDescription)})
+	if tok := aws.ToString(in.ClientToken); tok != "" {
+		t.tokens[tok] = n
+	}
+	c.done("CreateLaunchTemplateVersion")
+	return ver(n), nil
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,214 @@
+package sim
+
+import (
+	"context"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+type targetGroup struct{ arn string }
+
+type listener struct {
+	arn     string
+	actions []elbtypes.Action
+}
+
+type rule struct {
+	arn, listener, priority string
+	conditions              []elbtypes.RuleCondition
+	actions                 []elbtypes.Action
+}
+
+// ELBv2 is the simulated Elastic Load Balancing v2 API.
+type ELBv2 struct{ c *Cloud }
+
+// ELBv2 returns the load balancing client of the cloud.
+func (c *Cloud) ELBv2() *ELBv2 { return &ELBv2{c} }
+
+// AddTargetGroup creates a target group.
+func (c *Cloud) AddTargetGroup(arn string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tgs[arn] = &targetGroup{arn: arn}
+}
+
+// AddListener creates a listener whose default action forwards to tg.
+func (c *Cloud) AddListener(arn, tg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listeners[arn] = &listener{arn: arn, actions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}}
+}
+
+// AddRule creates a listener rule matching source CIDRs (and optionally a
+// header) that forwards to tg.
+func (c *Cloud) AddRule(arn, listenerARN, tg string, cidrs []string, header, value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conds := []elbtypes.RuleCondition{{Field: aws.String("source-ip"), SourceIpConfig: &elbtypes.SourceIpConditionConfig{Values: cidrs}}}
+	if header != "" {
+		conds = append(conds, elbtypes.RuleCondition{Field: aws.String("http-header"), HttpHeaderConfig: &elbtypes.HttpHeaderConditionConfig{HttpHeaderName: aws.String(header), Values: []string{value}}})
+	}
+	c.rules[arn] = &rule{arn: arn, listener: listenerARN, priority: "10", conditions: conds,
+		actions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}}
+}
+
+// checkActions validates forward actions as ELB does.
+func (c *Cloud) checkActions(actions []elbtypes.Action) error {
+	if len(actions) == 0 {
+		return validation("At least one action must be specified")
+	}
+	for _, a := range actions {
+		if a.Type != elbtypes.ActionTypeEnumForward {
+			continue
+		}
+		if a.TargetGroupArn != nil {
+			if c.tgs[aws.ToString(a.TargetGroupArn)] == nil {
+				return notFound("TargetGroupNotFound", "Target groups '%s' not found", aws.ToString(a.TargetGroupArn))
+			}
+			continue
+		}
+		if a.ForwardConfig == nil || len(a.ForwardConfig.TargetGroups) == 0 {
+			return validation("A forward action needs a target group")
+		}
+		total := 0
+		for _, tg := range a.ForwardConfig.TargetGroups {
+			if c.tgs[aws.ToString(tg.TargetGroupArn)] == nil {
+				return notFound("TargetGroupNotFound", "Target groups '%s' not found", aws.ToString(tg.TargetGroupArn))
+			}
+			w := int(aws.ToInt32(tg.Weight))
+			if w < 0 || w > 999 {
+				return validation("Target group weight must be between 0 and 999")
+			}
+			total += w
+		}
+		if total == 0 {
+			return validation("At least one target group in a forward action must have a weight greater than 0")
+		}
+	}
+	return nil
+}
+
+func (e *ELBv2) DescribeListeners(ctx context.Context, in *elbv2.DescribeListenersInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeListenersOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "elbv2", "DescribeListeners", false, in); err != nil {
+		return nil, err
+	}
+	var out []elbtypes.Listener
+	for _, arn := range in.ListenerArns {
+		l := c.listeners[arn]
+		if l == nil {
+			return nil, notFound("ListenerNotFound", "One or more listeners not found")
+		}
+		out = append(out, elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: append([]elbtypes.Action(nil), l.actions...)})
+	}
+	return &elbv2.DescribeListenersOutput{Listeners: out}, nil
+}
+
+func (e *ELBv2) ModifyListener(ctx context.Context, in *elbv2.ModifyListenerInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyListenerOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "elbv2", "ModifyListener", true, in); err != nil {
+		return nil, err
+	}
+	l := c.listeners[aws.ToString(in.ListenerArn)]
+	if l == nil {
+		return nil, notFound("ListenerNotFound", "One or more listeners not found")
+	}
+	if in.DefaultActions != nil {
+		if err := c.checkActions(in.DefaultActions); err != nil {
+			return nil, err
+		}
+		l.actions = append([]elbtypes.Action(nil), in.DefaultActions...)
+	}
+	c.done("ModifyListener")
+	return &elbv2.ModifyListenerOutput{}, nil
+}
+
+func (e *ELBv2) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "elbv2", "DescribeRules", false, in); err != nil {
+		return nil, err
+	}
+	var out []elbtypes.Rule
+	for _, arn := range in.RuleArns {
+		r := c.rules[arn]
+		if r == nil {
+			return nil, notFound("RuleNotFound", "One or more rules not found")
+		}
+		out = append(out, elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), Conditions: r.conditions, Actions: append([]elbtypes.Action(nil), r.actions...)})
+	}
+	return &elbv2.DescribeRulesOutput{Rules: out}, nil
+}
+
+func (e *ELBv2) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyRuleOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "elbv2", "ModifyRule", true, in); err != nil {
+		return nil, err
+	}
+	r := c.rules[aws.ToString(in.RuleArn)]
+	if r == nil {
+		return nil, notFound("RuleNotFound", "One or more rules not found")
+	}
+	if in.Actions != nil {
+		if err := c.checkActions(in.Actions); err != nil {
+			return nil, err
+		}
+		r.actions = append([]elbtypes.Action(nil), in.Actions...)
+	}
+	if in.Conditions != nil {
+		r.conditions = in.Conditions
+	}
+	c.done("ModifyRule")
+	return &elbv2.ModifyRuleOutput{}, nil
+}
+
+func (e *ELBv2) DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "elbv2", "DescribeTargetHealth", false, in); err != nil {
+		return nil, err
+	}
+	arn := aws.ToString(in.TargetGroupArn)
+	if c.tgs[arn] == nil {
+		return nil, notFound("TargetGroupNotFound", "Target groups '%s' not found", arn)
+	}
+	var out []elbtypes.TargetHealthDescription
+	names := make([]string, 0, len(c.groups))
+	for n := range c.groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		g := c.groups[n]
+		if g.targetGroup != arn {
+			continue
+		}
+		for _, i := range g.instances {
+			if !c.inService(i) {
+				continue // registered once InService
+			}
+			st := elbtypes.TargetHealthStateEnumInitial
+			switch {
+			case c.healthy(i):
+				st = elbtypes.TargetHealthStateEnumHealthy
+			case c.never[i.ami] && !c.now.Before(i.launched.Add(c.LaunchDelay+c.HealthyDelay)):
+				st = elbtypes.TargetHealthStateEnumUnhealthy
+			}
+			out = append(out, elbtypes.TargetHealthDescription{
+				Target: &elbtypes.TargetDescription{Id: aws.String(i.id), Port: aws.Int32(80)}, TargetHealth: &elbtypes.TargetHealth{State: st},
+			})
+		}
+	}
+	return &elbv2.DescribeTargetHealthOutput{TargetHealthDescriptions: out}, nil
+}

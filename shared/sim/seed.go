@@ -1,0 +1,39 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+)
+
+// SeedApp builds an app's blue/green fleet as its configuration describes
+// it: blue live at the floor with a first golden AMI, green empty, the
+// preview rule on green. It returns the AMI blue runs.
+func (c *Cloud) SeedApp(app *config.App) string {
+	ami := c.AddImage(app.Name+"-golden-0", c.Now().Add(-24*time.Hour), map[string]string{app.ImageTag.Key: app.ImageTag.Value})
+	mx := max(app.Floor*3, app.Floor+app.PreviewSize+2)
+	for _, col := range config.Colors {
+		cc := app.Color(col)
+		c.AddLaunchTemplate(cc.LaunchTemplateID, app.Name+"-"+string(col), ami)
+		c.AddTargetGroup(cc.TargetGroupARN)
+	}
+	c.AddGroup(app.Blue.ASG, app.Blue.LaunchTemplateID, "1", app.Blue.TargetGroupARN, app.Floor, app.Floor, mx)
+	c.AddGroup(app.Green.ASG, app.Green.LaunchTemplateID, "1", app.Green.TargetGroupARN, 0, 0, mx)
+	c.AddListener(app.ListenerARN, app.Blue.TargetGroupARN)
+	h, v := "", ""
+	if app.Preview.Header != nil {
+		h, v = app.Preview.Header.Name, app.Preview.Header.Value
+	}
+	c.AddRule(app.Preview.RuleARN, app.ListenerARN, app.Green.TargetGroupARN, app.Preview.OfficeCIDRs, h, v)
+	return ami
+}
+
+// NewAMI registers a new golden AMI for the app, as the image build would,
+// optionally tagged with the pipeline execution that built it.
+func (c *Cloud) NewAMI(app *config.App, name, pipelineExecution string) string {
+	tags := map[string]string{app.ImageTag.Key: app.ImageTag.Value}
+	if pipelineExecution != "" {
+		tags[app.PipelineTag] = pipelineExecution
+	}
+	return c.AddImage(name, c.Now(), tags)
+}

@@ -1,0 +1,164 @@
+// Package steps holds the handlers behind kaizen's functions. Each one
+// validates its event, finds the app, and runs one reconcile step: load the
+// intent, observe the fleet, ask the pure planner for a plan, record what
+// will be done, apply it, record the outcome.
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/release"
+	"github.com/kaizen-sre/kaizen/shared/store"
+)
+
+// ErrMalformed marks events kaizen cannot read. They are returned as errors
+// (so they land in the dead-letter queue for a person to see) and change
+// nothing.
+var ErrMalformed = errors.New("malformed event")
+
+// Deps are what every step needs.
+type Deps struct {
+	Config *config.File
+	Fleet  *cloud.Fleet
+	Store  store.Store
+	Now    func() time.Time
+	Log    *slog.Logger
+	// DryRun plans without recording or applying anything.
+	DryRun bool
+	// EventTTL is how long processed event ids are remembered (default 24h).
+	EventTTL time.Duration
+}
+
+// Outcome is what one step did, for logs, the CLI and tests.
+type Outcome struct {
+	App      string           `json:"app"`
+	Event    release.Event    `json:"event"`
+	Observed release.Observed `json:"observed"`
+	Plan     release.Plan     `json:"plan"`
+	Applied  []release.Action `json:"applied"`
+	Err      string           `json:"error,omitempty"`
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (d *Deps) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}
+
+// conflictRetries bounds how often a step re-decides after losing an
+// optimistic-locking race.
+const conflictRetries = 3
+
+// Run performs one reconcile step for app.
+func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
+	var out Outcome
+	var err error
+	for range conflictRetries {
+		out, err = d.runOnce(ctx, app, ev)
+		if !errors.Is(err, store.ErrConflict) {
+			break
+		}
+		d.log().Info("lost a race for the app's state; deciding again", "app", app.Name, "event", ev.ID)
+	}
+	if err != nil {
+		out.Err = err.Error()
+	}
+	return out, err
+}
+
+func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
+	out := Outcome{App: app.Name, Event: ev}
+	log := d.log().With("app", app.Name, "event", ev.ID, "kind", ev.Kind)
+	st, err := d.Store.Load(ctx, app.Name)
+	if err != nil {
+		return out, err
+	}
+	obs, err := d.Fleet.Observe(ctx, app)
+	if err != nil {
+		return out, fmt.Errorf("observe %s: %w", app.Name, err)
+	}
+	out.Observed = obs
+	now := d.now()
+	plan := release.Decide(app, st, obs, now, ev)
+	out.Plan = plan
+	if !plan.Changed(st) {
+		log.Info("nothing to do", "observed", obs.Summary(), "notes", plan.Notes)
+		return out, nil
+	}
+	if d.DryRun {
+		log.Info("dry run", "observed", obs.Summary(), "plan", actionStrings(plan.Actions), "notes", plan.Notes)
+		return out, nil
+	}
+	next := plan.Next
+	next.UpdatedAt = now
+	next.Pending, next.LastError = nil, ""
+	ledger := func(s release.AppState) []release.Release {
+		l := append([]release.Release(nil), plan.Ended...)
+		if s.Active != nil {
+			l = append(l, *s.Active)
+		}
+		return l
+	}
+	if len(plan.Actions) > 0 {
+		// Write ahead: the record says what is about to be done, and the
+		// conditional write makes this step the only one acting on the app.
+		ahead := next.Clone()
+		ahead.Pending = actionStrings(plan.Actions)
+		ahead.LastError = "interrupted while applying the plan"
+		if err := d.Store.Save(ctx, &ahead, ledger(ahead)...); err != nil {
+			return out, err
+		}
+		next.Version = ahead.Version
+		for i, a := range plan.Actions {
+			if err := d.Fleet.Apply(ctx, app, obs, a); err != nil {
+				if a.Kind == release.Notify {
+					// A lost notification must not stop a release step.
+					log.Warn("notification failed", "subject", a.Subject, "error", err)
+					continue
+				}
+				failed := next.Clone()
+				failed.Pending = actionStrings(plan.Actions[i:])
+				failed.LastError = err.Error()
+				if serr := d.Store.Save(ctx, &failed); serr != nil {
+					log.Error("could not record the failed step", "error", serr)
+				}
+				log.Error("step failed midway", "applied", actionStrings(out.Applied), "pending", failed.Pending, "error", err)
+				return out, err
+			}
+			out.Applied = append(out.Applied, a)
+		}
+	}
+	if err := d.Store.Save(ctx, &next, ledger(next)...); err != nil {
+		if errors.Is(err, store.ErrConflict) && len(out.Applied) > 0 {
+			// Another step saved after our write-ahead; its record wins and
+			// the next tick reconciles from what is really there.
+			log.Warn("state changed while applying; leaving it to the next step", "applied", actionStrings(out.Applied))
+			return out, nil
+		}
+		return out, err
+	}
+	log.Info("step applied", "observed", obs.Summary(), "applied", actionStrings(out.Applied), "notes", plan.Notes)
+	return out, nil
+}
+
+func actionStrings(as []release.Action) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
