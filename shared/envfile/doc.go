@@ -1,0 +1,55 @@
+// Package envfile turns one Secrets Manager secret (a JSON object of at most
+// 65,536 bytes) into an environment file for the golden image build: either a
+// shell file for /etc/profile.d/ or a file for systemd's EnvironmentFile=.
+//
+// # Shell format: single quotes
+//
+// Every value is written inside single quotes:
+//
+//	export DATABASE_PASSWORD='p@ss'\''word$(x)'
+//
+// Inside single quotes no character is special to a POSIX shell: not $, not
+// a backquote, not a backslash, not !, not a newline. The only character that
+// cannot appear inside them is the single quote itself, so a value's single
+// quote is written as these four characters: close the quoted string, an
+// escaped quote, open a new quoted string.
+//
+//	'\''
+//
+// A value therefore can never be expanded, substituted or run as code:
+// sourcing the file sets each variable to exactly the bytes of the secret's
+// value. Double quotes were not used because $, ` and \ stay
+// special inside them; a single forgotten escape would be a command injection.
+//
+// Keys are written unquoted, so they must be valid names
+// ([A-Za-z_][A-Za-z0-9_]*, after the prefix is added). A few names are
+// refused even though they are valid (see [Render]): names through which a
+// shell or the dynamic loader runs code or looks up commands (PATH, ENV,
+// BASH_ENV, PROMPT_COMMAND, PS0..PS4, IFS, LD_*, ...), and names that bash or
+// dash treat as read-only or dynamic (UID, RANDOM, OPTIND, ...), whose value
+// after sourcing would not be the value in the secret.
+//
+// # systemd format
+//
+// systemd's EnvironmentFile= parser (env-file.c) treats double-quoted values
+// like a POSIX shell does: inside "..." a backslash followed by one of
+// " \ ` $ stands for that character, a backslash followed by a newline is a
+// line continuation, a backslash followed by anything else is kept as is, and
+// every other byte, including newline, carriage return and tab, is taken
+// literally. Values are written as KEY="value" with exactly those four
+// characters escaped, so the file reads back the same in systemd and in a
+// POSIX shell. EnvironmentFile= does not expand $VAR; the escaping of $ is
+// only there so that the file means the same thing when sourced by a shell.
+//
+// systemd refuses the whole file (and logs the offending value) when a value
+// is not valid UTF-8 in its own sense, which excludes the Unicode
+// noncharacters (U+FDD0..U+FDEF and U+xFFFE, U+xFFFF); its documentation also
+// excludes U+FEFF. Render rejects values containing any of these in systemd
+// format, naming the key.
+//
+// # Errors never contain values
+//
+// Error messages name keys (quoted with %q), types, byte offsets and limits,
+// never a value or a fragment of one: not even the one character that
+// encoding/json puts in its syntax errors.
+package envfile
