@@ -84,6 +84,8 @@ type Plan struct {
 	Notes []string  `json:"notes"`
 	// Refused is set when an approval was refused, with the reason.
 	Refused string `json:"refused,omitempty"`
+	// Transitions lists the release state changes this plan makes.
+	Transitions []string `json:"transitions,omitempty"`
 }
 
 // Mutations counts the actions that change AWS (notifications excluded).
@@ -164,6 +166,12 @@ func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event)
 	return p.plan
 }
 
+// record notes a state change of a release in the plan.
+func (p *planner) moved(r *Release, to State, cause string) {
+	r.move(to, p.now, cause)
+	p.plan.Transitions = append(p.plan.Transitions, fmt.Sprintf("%s %s", r.AMI, to))
+}
+
 // Changed reports whether applying the plan changes anything.
 func (p Plan) Changed(before AppState) bool {
 	if len(p.Actions) > 0 {
@@ -210,7 +218,7 @@ func (p *planner) notify(subject, format string, args ...any) {
 
 // end moves a release to a terminal state and clears it from the app.
 func (p *planner) end(r *Release, to State, cause string) {
-	r.move(to, p.now, cause)
+	p.moved(r, to, cause)
 	p.plan.Ended = append(p.plan.Ended, *r)
 	if p.st.Active == r {
 		p.st.Active = nil
@@ -309,7 +317,7 @@ func (p *planner) stage(img Image, cause string) {
 		AMI: img.ID, AMIName: img.Name, Color: color, StagedAt: p.now,
 		PipelineExecution: img.Tags[p.app.PipelineTag],
 	}
-	rel.move(Staged, p.now, cause)
+	p.moved(rel, Staged, cause)
 	p.st.Active = rel
 	p.note("staging %s on idle color %s", img.ID, color)
 	var tags []string
@@ -411,7 +419,7 @@ func (p *planner) refuse(a Approval, why string) {
 
 func (p *planner) approve(rel *Release, cause string) {
 	rel.ApprovedAt = p.now
-	rel.move(Promoting, p.now, cause)
+	p.moved(rel, Promoting, cause)
 	live := p.obs.Live()
 	c := p.obs.Color(live).Capacity
 	rel.Capacity = &c
@@ -578,7 +586,7 @@ func (p *planner) cutoverDone(rel *Release, cause string) {
 	rel.From = rel.Color.Other()
 	rel.CutoverAt = p.now
 	rel.BakeUntil = p.now.Add(p.app.Bake())
-	rel.move(Baking, p.now, cause)
+	p.moved(rel, Baking, cause)
 	p.notify("cut over to "+rel.AMI, "The public now reaches AMI %s on %s. %s stays warm until %s; a rollback is one listener call.", rel.AMI, rel.Color, rel.From, rel.BakeUntil.UTC().Format(time.RFC3339))
 }
 

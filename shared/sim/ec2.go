@@ -52,6 +52,17 @@ func (c *Cloud) AddImage(name string, created time.Time, tags map[string]string)
 	return id
 }
 
+// AddImageID registers an available AMI under a given id (fixtures).
+func (c *Cloud) AddImageID(id, name string, created time.Time, tags map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := map[string]string{}
+	for k, v := range tags {
+		t[k] = v
+	}
+	c.images[id] = &image{id: id, name: name, state: "available", created: created.UTC(), tags: t, snapshot: c.id("snap")}
+}
+
 // SetImageState changes an AMI's state (pending, available, failed, ...).
 func (c *Cloud) SetImageState(id, state string) {
 	c.mu.Lock()

@@ -38,6 +38,7 @@ type Deps struct {
 // Outcome is what one step did, for logs, the CLI and tests.
 type Outcome struct {
 	App      string           `json:"app"`
+	At       time.Time        `json:"at"`
 	Event    release.Event    `json:"event"`
 	Observed release.Observed `json:"observed"`
 	Plan     release.Plan     `json:"plan"`
@@ -93,6 +94,7 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	}
 	out.Observed = obs
 	now := d.now()
+	out.At = now
 	plan := release.Decide(app, st, obs, now, ev)
 	out.Plan = plan
 	if !plan.Changed(st) {

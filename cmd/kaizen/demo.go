@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/lab"
+	"github.com/kaizen-sre/kaizen/shared/release"
+	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/steps"
+)
+
+// DemoStep is one line of the demo's timeline.
+type DemoStep struct {
+	At         time.Time         `json:"at"`
+	Event      string            `json:"event"`
+	Function   string            `json:"function"`
+	Changes    []string          `json:"changes"`
+	Release    string            `json:"release,omitempty"`
+	Traffic    map[string]int    `json:"traffic"`
+	Capacity   map[string]string `json:"capacity"`
+	AMI        map[string]string `json:"ami"`
+	Healthy    map[string]int    `json:"healthy"`
+	Preview    string            `json:"preview"`
+	Mutations  int               `json:"mutations"`
+	Violations []string          `json:"violations,omitempty"`
+}
+
+// DemoResult is what `kaizen demo --json` prints.
+type DemoResult struct {
+	App        string            `json:"app"`
+	Steps      []DemoStep        `json:"steps"`
+	Final      release.AppState  `json:"final"`
+	Observed   release.Observed  `json:"observed"`
+	History    []release.Release `json:"history"`
+	Violations int               `json:"violations"`
+	Calls      map[string]int    `json:"mutatingCalls"`
+	WallTime   string            `json:"wallTime"`
+}
+
+type demo struct {
+	ctx   context.Context
+	lab   *lab.Lab
+	app   *config.App
+	steps []DemoStep
+	bad   int
+}
+
+var demoDay = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the steps and the final state as JSON")
+	cfgPath := fs.String("config", "", "configuration file (default examples/kaizen.json)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(configPath(*cfgPath))
+	if err != nil {
+		return fail(stderr, 1, "%v", err)
+	}
+	start := time.Now()
+	res, err := Demo(ctx, cfg)
+	if err != nil {
+		return fail(stderr, 1, "demo: %v", err)
+	}
+	res.WallTime = time.Since(start).Round(time.Millisecond).String()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return fail(stderr, 1, "%v", err)
+		}
+	} else {
+		printTimeline(stdout, cfg, res)
+	}
+	if res.Violations > 0 {
+		return fail(stderr, 1, "demo: %d invariant violation(s)", res.Violations)
+	}
+	return 0
+}
+
+// Demo replays a release day for the first app on a fresh simulated AWS
+// and checks every invariant after every step.
+func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
+	l := lab.New(cfg, demoDay, io.Discard)
+	d := &demo{ctx: ctx, lab: l, app: &cfg.Apps[0]}
+	app := d.app
+	mk := l.Maker
+	d.record("start", "", nil)
+
+	// Morning: the image build bakes AMI 1; its pipeline waits for approval.
+	d.until(9, 5)
+	ami1 := l.Cloud.NewAMI(app, app.Name+"-golden-2026-11-24-1", "exec-1001")
+	d.send("AMI "+ami1+" available", route.Stage, mk.AMI(ami1, "available", l.Cloud.Now()))
+	d.send("approval action started (exec-1001)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1001", "STARTED", l.Cloud.Now()))
+	d.until(10, 30)
+	d.send("approved in the pipeline (exec-1001)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1001", "SUCCEEDED", l.Cloud.Now()))
+	d.until(12, 0)
+
+	// Afternoon: AMI 2 is previewed and rejected.
+	d.until(14, 0)
+	ami2 := l.Cloud.NewAMI(app, app.Name+"-golden-2026-11-24-2", "exec-1002")
+	d.send("AMI "+ami2+" available", route.Stage, mk.AMI(ami2, "available", l.Cloud.Now()))
+	d.send("approval action started (exec-1002)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1002", "STARTED", l.Cloud.Now()))
+	d.until(15, 0)
+	d.send("rejected in the pipeline (exec-1002)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1002", "FAILED", l.Cloud.Now()))
+	d.until(17, 0)
+
+	res := &DemoResult{App: app.Name, Steps: d.steps, Violations: d.bad, Calls: l.Cloud.Mutations()}
+	var err error
+	if res.Final, err = l.Store.Load(ctx, app.Name); err != nil {
+		return nil, err
+	}
+	if res.Observed, err = l.Observe(ctx, app); err != nil {
+		return nil, err
+	}
+	if res.History, err = l.Store.History(ctx, app.Name); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// until ticks every minute up to hh:mm of the demo day.
+func (d *demo) until(hh, mm int) {
+	end := time.Date(demoDay.Year(), demoDay.Month(), demoDay.Day(), hh, mm, 0, 0, time.UTC)
+	for d.lab.Cloud.Now().Before(end) {
+		d.lab.Cloud.Advance(time.Minute)
+		d.send("tick", route.Tick, d.lab.Maker.Schedule("kaizen-tick", d.lab.Cloud.Now()))
+	}
+}
+
+func (d *demo) send(label, function string, raw []byte) {
+	before := d.lab.Cloud.MutationCount()
+	outs, err := d.lab.Send(d.ctx, function, raw)
+	var changes []string
+	for _, o := range outs {
+		changes = append(changes, describe(o)...)
+	}
+	if err != nil {
+		changes = append(changes, "error: "+err.Error())
+	}
+	if label == "tick" && len(changes) == 0 {
+		return
+	}
+	d.record(label, function, changes)
+	d.steps[len(d.steps)-1].Mutations = d.lab.Cloud.MutationCount() - before
+}
+
+// describe lists what a step changed: release transitions, AWS changes
+// and notifications.
+func describe(o steps.Outcome) []string {
+	var out []string
+	for _, t := range o.Plan.Transitions {
+		out = append(out, "release "+t)
+	}
+	for _, a := range o.Applied {
+		if a.Kind != release.Notify {
+			out = append(out, a.String())
+		}
+	}
+	for _, a := range o.Applied {
+		if a.Kind == release.Notify {
+			out = append(out, "notify «"+strings.TrimPrefix(a.Subject, "[kaizen] "+o.App+": ")+"»")
+		}
+	}
+	if o.Plan.Refused != "" {
+		out = append(out, "refused: "+o.Plan.Refused)
+	}
+	return out
+}
+
+func (d *demo) record(label, function string, changes []string) {
+	ctx := d.ctx
+	obs, err := d.lab.Observe(ctx, d.app)
+	step := DemoStep{At: d.lab.Cloud.Now(), Event: label, Function: function, Changes: changes,
+		Traffic: map[string]int{}, Capacity: map[string]string{}, AMI: map[string]string{}, Healthy: map[string]int{}}
+	if err == nil {
+		for _, c := range config.Colors {
+			v := obs.Color(c)
+			step.Traffic[string(c)] = obs.Weights[c]
+			step.Capacity[string(c)] = v.Capacity.String()
+			step.AMI[string(c)] = v.AMI
+			step.Healthy[string(c)] = v.Healthy
+		}
+		step.Preview = string(obs.Preview)
+	}
+	if st, err := d.lab.Store.Load(ctx, d.app.Name); err == nil && st.Active != nil {
+		step.Release = fmt.Sprintf("%s %s on %s", short(st.Active.AMI), st.Active.State, st.Active.Color)
+	}
+	for _, v := range d.lab.Violations(ctx) {
+		step.Violations = append(step.Violations, v.Error())
+		d.bad++
+	}
+	for i, c := range step.Changes {
+		step.Changes[i] = shortAMIs(c)
+	}
+	d.steps = append(d.steps, step)
+}
+
+// shortAMIs trims every AMI id in s.
+func shortAMIs(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "ami-")
+		if i < 0 || len(s) < i+12 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + 4
+		for j < len(s) && strings.IndexByte("0123456789abcdef", s[j]) >= 0 {
+			j++
+		}
+		b.WriteString(s[:i])
+		b.WriteString(short(s[i:j]))
+		s = s[j:]
+	}
+}
+
+// short trims an AMI id for the timeline.
+func short(ami string) string {
+	if len(ami) > 8 {
+		return "ami-…" + ami[len(ami)-4:]
+	}
+	return ami
+}
+
+func printTimeline(w io.Writer, cfg *config.File, res *DemoResult) {
+	fmt.Fprintf(w, "kaizen demo: app %s on the simulated AWS (%s, account %s), virtual day %s\n\n",
+		res.App, cfg.Region, cfg.Account, demoDay.Format("Mon 2006-01-02"))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tFUNCTION\tWHAT CHANGED\tPUBLIC b/g\tBLUE min/des/max healthy AMI\tGREEN min/des/max healthy AMI\tPREVIEW\tRELEASE")
+	for _, s := range res.Steps {
+		changes := strings.Join(s.Changes, "; ")
+		if changes == "" {
+			changes = "-"
+		}
+		fn := s.Function
+		if fn == "" {
+			fn = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s %d %s\t%s %d %s\t%s\t%s\n",
+			s.At.Format("15:04"), s.Event, fn, changes,
+			s.Traffic["blue"], s.Traffic["green"],
+			s.Capacity["blue"], s.Healthy["blue"], short(s.AMI["blue"]),
+			s.Capacity["green"], s.Healthy["green"], short(s.AMI["green"]),
+			s.Preview, orDash(s.Release))
+		for _, v := range s.Violations {
+			fmt.Fprintf(tw, "\t!! %s\n", v)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nledger:\n")
+	for i := len(res.History) - 1; i >= 0; i-- {
+		r := res.History[i]
+		var path []string
+		for _, t := range r.History {
+			path = append(path, fmt.Sprintf("%s %s", t.At.Format("15:04"), t.To))
+		}
+		fmt.Fprintf(w, "  %s (%s) on %s: %s\n", r.AMI, r.AMIName, r.Color, strings.Join(path, " → "))
+	}
+	fmt.Fprintf(w, "\nmutating AWS calls: %s\n", joinCounts(res.Calls))
+	if res.Violations == 0 {
+		fmt.Fprintf(w, "invariants: all held after every one of %d steps (wall time %s)\n", len(res.Steps), res.WallTime)
+	} else {
+		fmt.Fprintf(w, "invariants: %d violation(s)\n", res.Violations)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func joinCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,75 @@
+// Command kaizen is the operator and local-run CLI: the demo on the
+// simulated AWS, event routing and replay, the env-file renderer for image
+// builds, and ALAS feed checks.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `kaizen: event-driven blue/green releases and scaling for golden-AMI fleets
+
+Usage:
+  kaizen demo [--json]                      replay a whole release day on the simulated AWS
+  kaizen route FILE                         name the function that takes an EventBridge event
+  kaizen replay --event FILE [--dry-run]    run one event through its function on the simulated AWS
+  kaizen envfile render [flags]             render a Secrets Manager JSON secret as an env file
+  kaizen alas parse FILE                    one JSON line per advisory of an ALAS feed
+  kaizen alas check --feed URL_OR_FILE      what a poll would do, without writing
+  kaizen help                               this text
+
+Most commands take --config FILE (default examples/kaizen.json, or $KAIZEN_CONFIG).
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
+	case "route":
+		return runRoute(rest, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, rest, stdout, stderr)
+	case "envfile":
+		return runEnvfile(ctx, rest, stdin, stdout, stderr)
+	case "alas":
+		return runALAS(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "kaizen: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := os.Getenv("KAIZEN_CONFIG"); p != "" {
+		return p
+	}
+	return "examples/kaizen.json"
+}
+
+func fail(stderr io.Writer, code int, format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	fmt.Fprint(stderr, "kaizen: "+msg)
+	return code
+}
