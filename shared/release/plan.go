@@ -78,7 +78,11 @@ func (a Action) String() string {
 // record once they are applied, and the decisions made on the way.
 type Plan struct {
 	Actions []Action `json:"actions"`
-	Next    AppState `json:"next"`
+	// States[i] is the state as planned when Actions[i] was added: what to
+	// record if Actions[i] fails, since later transitions (a cutover
+	// recorded after its listener call) did not happen.
+	States []AppState `json:"-"`
+	Next   AppState   `json:"next"`
 	// Ended are releases that reached a terminal state in this plan.
 	Ended []Release `json:"ended,omitempty"`
 	Notes []string  `json:"notes"`
@@ -205,12 +209,17 @@ func (p *planner) cause(what string) string {
 // do adds an action and applies it to the expected observation, so later
 // decisions in the same plan see its effect and never repeat it.
 func (p *planner) do(a Action) {
-	p.plan.Actions = append(p.plan.Actions, a)
+	p.add(a)
 	p.obs.apply(a)
 }
 
+func (p *planner) add(a Action) {
+	p.plan.Actions = append(p.plan.Actions, a)
+	p.plan.States = append(p.plan.States, p.st.Clone())
+}
+
 func (p *planner) notify(subject, format string, args ...any) {
-	p.plan.Actions = append(p.plan.Actions, Action{
+	p.add(Action{
 		Kind: Notify, Subject: fmt.Sprintf("[kaizen] %s: %s", p.app.Name, subject),
 		Message: fmt.Sprintf(format, args...), Why: subject,
 	})

@@ -118,13 +118,18 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	if len(plan.Actions) > 0 {
 		// Write ahead: the record says what is about to be done, and the
 		// conditional write makes this step the only one acting on the app.
-		ahead := next.Clone()
+		// It holds the state as planned before the first action, so an
+		// interruption never records a transition that depends on an
+		// action (a cutover) as done.
+		ahead := plan.States[0].Clone()
+		ahead.UpdatedAt = now
+		ahead.Version = st.Version
 		ahead.Pending = actionStrings(plan.Actions)
 		ahead.LastError = "interrupted while applying the plan"
 		if err := d.Store.Save(ctx, &ahead, ledger(ahead)...); err != nil {
 			return out, err
 		}
-		next.Version = ahead.Version
+		version := ahead.Version
 		for i, a := range plan.Actions {
 			if err := d.Fleet.Apply(ctx, app, obs, a); err != nil {
 				if a.Kind == release.Notify {
@@ -132,10 +137,12 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 					log.Warn("notification failed", "subject", a.Subject, "error", err)
 					continue
 				}
-				failed := next.Clone()
+				failed := plan.States[i].Clone()
+				failed.UpdatedAt = now
+				failed.Version = version
 				failed.Pending = actionStrings(plan.Actions[i:])
 				failed.LastError = err.Error()
-				if serr := d.Store.Save(ctx, &failed); serr != nil {
+				if serr := d.Store.Save(ctx, &failed, ledger(failed)...); serr != nil {
 					log.Error("could not record the failed step", "error", serr)
 				}
 				log.Error("step failed midway", "applied", actionStrings(out.Applied), "pending", failed.Pending, "error", err)
@@ -143,6 +150,7 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 			}
 			out.Applied = append(out.Applied, a)
 		}
+		next.Version = version
 	}
 	if err := d.Store.Save(ctx, &next, ledger(next)...); err != nil {
 		if errors.Is(err, store.ErrConflict) && len(out.Applied) > 0 {

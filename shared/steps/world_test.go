@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -51,16 +50,16 @@ func newWorld(t testing.TB, st store.Store) *world {
 	c := sim.New(t0)
 	w := &world{t: t, cfg: cfg, app: &cfg.Apps[0], cloud: c, store: st}
 	w.live = c.SeedApp(w.app)
-	var logw io.Writer = io.Discard
+	logh := slog.DiscardHandler
 	if os.Getenv("KAIZEN_TEST_LOG") != "" {
-		logw = os.Stderr
+		logh = slog.NewTextHandler(os.Stderr, nil)
 	}
 	w.deps = &steps.Deps{
 		Config: cfg,
 		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3},
 		Store:  st,
 		Now:    c.Now,
-		Log:    slog.New(slog.NewTextHandler(logw, nil)),
+		Log:    slog.New(logh),
 	}
 	return w
 }
