@@ -356,7 +356,7 @@ func (p *planner) onApproval(a Approval) {
 		}
 	case "SUCCEEDED":
 		if rel == nil || rel.State != Staged {
-			if rel != nil && rel.ApprovalExecution == a.Execution {
+			if rel != nil && (rel.ApprovalExecution == a.Execution || rel.PipelineExecution == a.Execution) {
 				p.note("approval %s already taken: release %s is %s", a.Execution, rel.ID, rel.State)
 				return
 			}
@@ -367,10 +367,15 @@ func (p *planner) onApproval(a Approval) {
 			p.refuse(a, why)
 			return
 		}
+		if rel.PreviewReadyAt.IsZero() {
+			p.refuse(a, fmt.Sprintf("AMI %s was never healthy on the preview, so nobody could have tested it", rel.AMI))
+			return
+		}
 		if rel.Unhealthy != "" {
 			p.refuse(a, fmt.Sprintf("release %s (AMI %s) was marked unhealthy while staged: %s", rel.ID, rel.AMI, rel.Unhealthy))
 			return
 		}
+		rel.ApprovalExecution = a.Execution
 		p.approve(rel, p.cause("approved by pipeline execution "+a.Execution))
 	case "FAILED":
 		if rel == nil || rel.State != Staged {
@@ -402,9 +407,6 @@ func (p *planner) correlates(rel *Release, a Approval) (bool, string) {
 		// bound an earlier, now superseded release) or it was never seen.
 		if r, ok := p.boundElsewhere(a.Execution); ok {
 			return false, fmt.Sprintf("approval %s started while AMI %s was staged; a newer AMI %s replaced it since, so approve again after previewing %s", a.Execution, r, rel.AMI, rel.AMI)
-		}
-		if rel.PreviewReadyAt.IsZero() {
-			return false, fmt.Sprintf("AMI %s was never healthy on the preview, so nobody could have tested it", rel.AMI)
 		}
 	}
 	return true, ""

@@ -327,3 +327,19 @@ func TestFaultInjection(t *testing.T) {
 		}
 	}
 }
+
+// A release whose preview never got healthy can still be rejected.
+func TestRejectUnhealthyPreview(t *testing.T) {
+	w := newWorld(t, store.NewMemory())
+	ami := w.cloud.NewAMI(w.app, "shop-golden-bad", "exec-bad")
+	w.cloud.NeverHealthy(ami)
+	w.must(route.Stage, w.amiEvent(ami))
+	w.wait(10 * time.Minute)
+	w.must(route.Promote, w.approvalEvent("FAILED", "exec-bad"))
+	if st := w.state(); st.Active != nil {
+		t.Fatalf("rejected release still active: %+v", st.Active)
+	}
+	if g := w.observe().Color(config.Green); g.Desired != 0 {
+		t.Fatalf("rejected color not emptied: %+v", g)
+	}
+}

@@ -1,19 +1,31 @@
 package steps_test
 
 import (
+	"bytes"
+	"context"
 	"reflect"
+	"sync"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/internal/testenv"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
-func TestReleaseDay(t *testing.T) {
-	w := newWorld(t, store.NewMemory())
+func TestReleaseDay(t *testing.T) { releaseDay(t, store.NewMemory()) }
+
+// The same day against a real DynamoDB API (dynalite on loopback).
+func TestReleaseDayDynamoDB(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	releaseDay(t, &store.Dynamo{DB: db, Table: testenv.NewTable(t, db)})
+}
+
+func releaseDay(t *testing.T, s store.Store) {
+	w := newWorld(t, s)
 	w.tick() // first sweep: the live AMI is known, nothing to do
 	ami := w.cloud.NewAMI(w.app, "shop-golden-1", "")
 
@@ -111,4 +123,49 @@ func TestReleaseDay(t *testing.T) {
 	if !strings.Contains(pubs[len(pubs)-1].Subject, "rejected") {
 		t.Fatalf("last notification = %q", pubs[len(pubs)-1].Subject)
 	}
+}
+
+// Two promote invocations for one approval race (EventBridge delivers at
+// least once; Lambda may run both at the same time). With the DynamoDB
+// store's conditional write exactly one acts.
+func TestConcurrentPromoteOneWins(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	w := newWorld(t, &store.Dynamo{DB: db, Table: testenv.NewTable(t, db)})
+	w.stageAndPreview("shop-golden-1", "exec-1")
+	a := w.approvalEvent("SUCCEEDED", "exec-1")
+	b := bytes.Replace(a, []byte(`"id":"ev-`), []byte(`"id":"dup-ev-`), 1)
+	before := w.cloud.Mutations()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, raw := range [][]byte{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.deps.Handle(context.Background(), route.Promote, raw)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := w.cloud.Mutations()
+	if n := after["UpdateAutoScalingGroup"] - before["UpdateAutoScalingGroup"]; n != 1 {
+		t.Fatalf("capacity was set %d times, want exactly once", n)
+	}
+	if n := after["Publish"] - before["Publish"]; n != 1 {
+		t.Fatalf("%d approval notices, want 1", n)
+	}
+	st := w.state()
+	promoting := 0
+	for _, tr := range st.Active.History {
+		if tr.To == release.Promoting {
+			promoting++
+		}
+	}
+	if st.Active.State != release.Promoting || promoting != 1 {
+		t.Fatalf("want one promotion, got state %s with %d promoting transitions", st.Active.State, promoting)
+	}
+	w.check("after the race")
 }

@@ -61,8 +61,20 @@ func (d *Deps) log() *slog.Logger {
 }
 
 // conflictRetries bounds how often a step re-decides after losing an
-// optimistic-locking race.
-const conflictRetries = 3
+// optimistic-locking race or finding another invocation at work.
+const conflictRetries = 25
+
+// ErrBusy means another invocation is applying a plan for the app right
+// now; the event is retried (by Lambda, or by the next tick).
+var ErrBusy = errors.New("another invocation is applying a plan for this app")
+
+// inProgress marks a write-ahead record; lease is how long it keeps other
+// invocations off the app (longer than a function's timeout), after which
+// it is taken to be a crash and the next step takes over.
+const (
+	inProgress = "interrupted while applying the plan"
+	lease      = 2 * time.Minute
+)
 
 // Run performs one reconcile step for app.
 func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
@@ -70,10 +82,17 @@ func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outc
 	var err error
 	for range conflictRetries {
 		out, err = d.runOnce(ctx, app, ev)
-		if !errors.Is(err, store.ErrConflict) {
+		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrBusy) {
 			break
 		}
-		d.log().Info("lost a race for the app's state; deciding again", "app", app.Name, "event", ev.ID)
+		d.log().Info("app busy or changed concurrently; deciding again", "app", app.Name, "event", ev.ID, "reason", err)
+		if errors.Is(err, ErrBusy) {
+			select {
+			case <-ctx.Done():
+				return out, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 	if err != nil {
 		out.Err = err.Error()
@@ -87,6 +106,9 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	st, err := d.Store.Load(ctx, app.Name)
 	if err != nil {
 		return out, err
+	}
+	if st.LastError == inProgress && d.now().Sub(st.UpdatedAt) < lease {
+		return out, ErrBusy
 	}
 	obs, err := d.Fleet.Observe(ctx, app)
 	if err != nil {
@@ -125,7 +147,7 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 		ahead.UpdatedAt = now
 		ahead.Version = st.Version
 		ahead.Pending = actionStrings(plan.Actions)
-		ahead.LastError = "interrupted while applying the plan"
+		ahead.LastError = inProgress
 		if err := d.Store.Save(ctx, &ahead, ledger(ahead)...); err != nil {
 			return out, err
 		}

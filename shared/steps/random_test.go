@@ -1,0 +1,168 @@
+package steps_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/release"
+	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/store"
+)
+
+var (
+	seeds = flag.Int("seeds", 1000, "randomized sequences to run")
+	seed  = flag.Uint64("seed", 0, "run only this seed (to reproduce a failure)")
+)
+
+// TestRandomizedSequences drives random event storms: new AMIs announced or
+// not (the sweep must find them), duplicates, late and reordered AMI
+// events, approvals of the right and wrong executions, rejections, and
+// time passing. Every invariant must hold after every step. A failing seed
+// is printed with the steps that led to it.
+func TestRandomizedSequences(t *testing.T) {
+	first, n := uint64(1), uint64(*seeds)
+	if *seed != 0 {
+		first, n = *seed, 1
+	}
+	failures := 0
+	reached := map[release.State]int{}
+	for s := first; s < first+n; s++ {
+		if err := runSeed(t, s, reached); err != nil {
+			failures++
+			t.Errorf("seed %d: %v\nreproduce: go test ./shared/steps -run TestRandomizedSequences -seed %d", s, err, s)
+			if failures >= 3 {
+				t.FailNow()
+			}
+		}
+	}
+	t.Logf("releases ended per state over %d seeds: %v", n, reached)
+	// The storm must really exercise the release: a driver that never gets
+	// past staging would make this test toothless.
+	if n >= 100 && (reached[release.Done] < int(n)/10 || reached[release.Abandoned] == 0 || reached[release.Superseded] == 0) {
+		t.Fatalf("randomized runs reached too few end states: %v", reached)
+	}
+}
+
+func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
+	rng := rand.New(rand.NewPCG(s, 0x6b61697a656e))
+	w := newWorld(t, store.NewMemory())
+	w.skipCheck = true
+	ctx := context.Background()
+	var trail []string
+	var sent [][]byte
+	var amis []string
+	execs := 0
+	deliver := func(label, fn string, raw []byte) error {
+		trail = append(trail, fmt.Sprintf("%s %s", w.cloud.Now().Format("15:04"), label))
+		if _, err := w.deps.Handle(ctx, fn, raw); err != nil {
+			return fmt.Errorf("%s: %v", label, err)
+		}
+		sent = append(sent, raw)
+		if errs := w.violations(); len(errs) > 0 {
+			return fmt.Errorf("after %q: %v", label, errs)
+		}
+		return nil
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("%v\nsteps:\n  %s", err, strings.Join(trail, "\n  "))
+	}
+	currentExec := func() string {
+		st := w.state()
+		if st.Active != nil {
+			if st.Active.PipelineExecution != "" && rng.IntN(4) > 0 {
+				return st.Active.PipelineExecution
+			}
+			if st.Active.ApprovalExecution != "" && rng.IntN(4) > 0 {
+				return st.Active.ApprovalExecution
+			}
+		}
+		return fmt.Sprintf("exec-%d", rng.IntN(execs+2))
+	}
+	for i := 0; i < 30; i++ {
+		var err error
+		switch r := rng.IntN(100); {
+		case r < 18: // a new AMI, announced
+			execs++
+			exec := ""
+			if rng.IntN(2) == 0 {
+				exec = fmt.Sprintf("exec-%d", execs)
+			}
+			ami := w.cloud.NewAMI(w.app, fmt.Sprintf("golden-%d", len(amis)+1), exec)
+			amis = append(amis, ami)
+			err = deliver("AMI "+ami+" ("+exec+")", route.Stage, w.amiEvent(ami))
+		case r < 23: // a new AMI whose event is lost
+			ami := w.cloud.NewAMI(w.app, fmt.Sprintf("golden-%d", len(amis)+1), "")
+			amis = append(amis, ami)
+			trail = append(trail, w.cloud.Now().Format("15:04")+" AMI "+ami+" (event lost)")
+		case r < 33: // a duplicate of something already delivered
+			if len(sent) > 0 {
+				raw := sent[len(sent)-1-rng.IntN(len(sent))]
+				err = deliver("duplicate", dupFunction(raw), raw)
+			}
+		case r < 38: // a late event for an older AMI
+			if len(amis) > 0 {
+				ami := amis[rng.IntN(len(amis))]
+				err = deliver("late AMI "+ami, route.Stage, w.amiEvent(ami))
+			}
+		case r < 46:
+			err = deliver("approval STARTED", route.Promote, w.approvalEvent("STARTED", currentExec()))
+		case r < 60:
+			e := currentExec()
+			err = deliver("approval SUCCEEDED "+e, route.Promote, w.approvalEvent("SUCCEEDED", e))
+		case r < 64:
+			e := currentExec()
+			err = deliver("approval FAILED "+e, route.Promote, w.approvalEvent("FAILED", e))
+		default: // time passes, minute by minute
+			for m := rng.IntN(20) + 1; m > 0 && err == nil; m-- {
+				w.cloud.Advance(time.Minute)
+				err = deliver("tick", route.Tick, w.tickEvent())
+			}
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	// Liveness: with time, nothing stays promoting, and the newest AMI is
+	// known.
+	for m := 0; m < 180; m++ {
+		w.cloud.Advance(time.Minute)
+		if err := deliver("tick", route.Tick, w.tickEvent()); err != nil {
+			return fail(err)
+		}
+	}
+	h, err := w.store.History(ctx, w.app.Name)
+	if err != nil {
+		return err
+	}
+	for _, r := range h {
+		reached[r.State]++
+	}
+	st := w.state()
+	if st.Active != nil && st.Active.State != release.Staged {
+		return fail(fmt.Errorf("after three quiet hours the release is still %s", st.Active.State))
+	}
+	if len(amis) > 0 {
+		newest := amis[len(amis)-1]
+		if st.Newest != newest {
+			return fail(fmt.Errorf("newest AMI %s never seen (newest known %s)", newest, st.Newest))
+		}
+	}
+	return nil
+}
+
+// dupFunction routes a previously sent event back to its function.
+func dupFunction(raw []byte) string {
+	e, err := route.Decode(raw)
+	if err != nil {
+		return route.Tick
+	}
+	if f := route.Route(e).Function; f != "" {
+		return f
+	}
+	return route.Tick
+}
