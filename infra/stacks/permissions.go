@@ -1,0 +1,347 @@
+package stacks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/route"
+)
+
+// Scope is what a grant's actions are limited to. It is resolved against the
+// configuration, so the IAM resources follow the configured ARNs and names.
+type Scope string
+
+const (
+	// ScopeNoResourceLevel is for actions IAM cannot scope to a resource:
+	// the only valid resource is "*". Only read-only actions may use it.
+	ScopeNoResourceLevel Scope = "*"
+	// ScopeLaunchTemplates is the apps' launch templates (both colors).
+	ScopeLaunchTemplates Scope = "launch-templates"
+	// ScopeLaunchedResources is what a launch from those templates touches
+	// (instances, volumes, interfaces, subnets, security groups, key pairs,
+	// images), only when the launch uses one of the apps' templates.
+	ScopeLaunchedResources Scope = "launched-resources"
+	// ScopeTagOnLaunch is tagging instances, volumes and interfaces, only as
+	// part of RunInstances.
+	ScopeTagOnLaunch Scope = "tag-on-launch"
+	// ScopeAutoScalingGroups is the apps' Auto Scaling groups (both colors).
+	ScopeAutoScalingGroups Scope = "auto-scaling-groups"
+	// ScopeListener is the apps' listeners.
+	ScopeListener Scope = "listener"
+	// ScopePreviewRule is the apps' preview listener rules.
+	ScopePreviewRule Scope = "preview-rule"
+	// ScopeInstanceRole is the apps' instance roles, passed to EC2 only.
+	ScopeInstanceRole Scope = "instance-role"
+	// ScopeTopic is the apps' notification topics.
+	ScopeTopic Scope = "topic"
+	// ScopeTable is kaizen's state table.
+	ScopeTable Scope = "table"
+	// ScopeRebuildProject is the apps' golden-image CodeBuild projects.
+	ScopeRebuildProject Scope = "rebuild-project"
+	// ScopeRebuildPipeline is the apps' golden-image pipelines.
+	ScopeRebuildPipeline Scope = "rebuild-pipeline"
+)
+
+// Grant is a group of actions a function calls and what they are scoped to.
+type Grant struct {
+	Sid     string
+	Actions []string
+	Scope   Scope
+}
+
+// FunctionSpec is everything the kaizen stack needs to know about one
+// function besides its code.
+type FunctionSpec struct {
+	Name        string
+	Description string
+	MemoryMB    int
+	Timeout     time.Duration
+	// Retries and MaxEventAge bound Lambda's own retries of an asynchronous
+	// invocation; past them the event goes to the function's dead-letter
+	// queue.
+	Retries     int
+	MaxEventAge time.Duration
+	// TargetRetries and TargetMaxEventAge bound EventBridge's retries of the
+	// delivery to Lambda (throttling, service errors); past them the event
+	// goes to the same dead-letter queue.
+	TargetRetries     int
+	TargetMaxEventAge time.Duration
+	// Schedule, if set, runs the function at this rate.
+	Schedule time.Duration
+	Grants   []Grant
+}
+
+// ReadOnlyActions are the only actions that may have the resource "*": IAM
+// has no resource-level permissions for them, and they change nothing.
+var ReadOnlyActions = []string{
+	"autoscaling:DescribeAutoScalingGroups",
+	"ec2:DescribeImages",
+	"ec2:DescribeLaunchTemplateVersions",
+	"elasticloadbalancing:DescribeListeners",
+	"elasticloadbalancing:DescribeRules",
+	"elasticloadbalancing:DescribeTargetHealth",
+}
+
+var (
+	tableGrant = Grant{Sid: "ReleaseState", Scope: ScopeTable, Actions: []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+	}}
+	notifyGrant = Grant{Sid: "Notify", Scope: ScopeTopic, Actions: []string{"sns:Publish"}}
+
+	rebuildGrants = []Grant{
+		{Sid: "RebuildProject", Scope: ScopeRebuildProject, Actions: []string{
+			"codebuild:StartBuild", "codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds",
+		}},
+		{Sid: "RebuildPipeline", Scope: ScopeRebuildPipeline, Actions: []string{
+			"codepipeline:StartPipelineExecution", "codepipeline:ListPipelineExecutions",
+		}},
+	}
+
+	// reconcilerGrants serve stage, promote, guard and tick alike: each of
+	// them observes the fleet and may finish a step another one started
+	// (tick completes what stage and promote wait for), so they share one
+	// set of actions.
+	reconcilerGrants = []Grant{
+		// These Describe actions have no resource-level permissions in IAM:
+		// "*" is the only resource they accept. They are read-only.
+		{Sid: "ObserveFleet", Scope: ScopeNoResourceLevel, Actions: []string{
+			"ec2:DescribeImages",
+			"ec2:DescribeLaunchTemplateVersions",
+			"autoscaling:DescribeAutoScalingGroups",
+			"elasticloadbalancing:DescribeListeners",
+			"elasticloadbalancing:DescribeRules",
+			"elasticloadbalancing:DescribeTargetHealth",
+		}},
+		{Sid: "PutAMIOnColor", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:CreateLaunchTemplateVersion"}},
+		{Sid: "SizeColors", Scope: ScopeAutoScalingGroups, Actions: []string{
+			"autoscaling:UpdateAutoScalingGroup",
+			"autoscaling:SuspendProcesses",
+			"autoscaling:ResumeProcesses",
+			"autoscaling:SetDesiredCapacity",
+		}},
+		// UpdateAutoScalingGroup with a launch template checks that the
+		// caller could launch from it: ec2:RunInstances on the template, on
+		// the resources a launch creates or uses, and ec2:CreateTags for
+		// tags applied at launch. kaizen never calls RunInstances itself;
+		// the ec2:LaunchTemplate and ec2:CreateAction conditions keep these
+		// grants from being usable for anything but the apps' templates.
+		{Sid: "LaunchFromColorTemplates", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:RunInstances"}},
+		{Sid: "LaunchedByColorTemplates", Scope: ScopeLaunchedResources, Actions: []string{"ec2:RunInstances"}},
+		{Sid: "TagOnLaunch", Scope: ScopeTagOnLaunch, Actions: []string{"ec2:CreateTags"}},
+		{Sid: "SwitchPublic", Scope: ScopeListener, Actions: []string{"elasticloadbalancing:ModifyListener"}},
+		{Sid: "PointPreview", Scope: ScopePreviewRule, Actions: []string{"elasticloadbalancing:ModifyRule"}},
+		{Sid: "PassInstanceRole", Scope: ScopeInstanceRole, Actions: []string{"iam:PassRole"}},
+		notifyGrant,
+		tableGrant,
+	}
+)
+
+// Specs lists every function in route.Functions order: its size, retry
+// policy and the one table of IAM actions it may call.
+var Specs = []FunctionSpec{
+	{
+		Name: route.Stage, Description: "Puts a new golden AMI on the idle color and points the preview rule at it.",
+		MemoryMB: 256, Timeout: time.Minute,
+		// An AMI that arrives late is still worth staging; the reconciler
+		// observes before it acts, so a retry is harmless.
+		Retries: 2, MaxEventAge: 6 * time.Hour,
+		TargetRetries: 8, TargetMaxEventAge: 6 * time.Hour,
+		Grants: reconcilerGrants,
+	},
+	{
+		Name: route.Promote, Description: "Promotes the staged color when the approval action succeeds; abandons it on reject.",
+		MemoryMB: 256, Timeout: time.Minute,
+		// People wait on an approval: retry quickly, and give up (to the
+		// dead-letter queue and its alarm) within the hour.
+		Retries: 2, MaxEventAge: time.Hour,
+		TargetRetries: 8, TargetMaxEventAge: time.Hour,
+		Grants: reconcilerGrants,
+	},
+	{
+		Name: route.Guard, Description: "Rolls the public back on a guard alarm; steps the live color up on a capacity alarm.",
+		MemoryMB: 256, Timeout: 30 * time.Second,
+		// A rollback or scale-out that comes a quarter of an hour late is
+		// no longer the right reaction; the dead-letter alarm calls a person.
+		Retries: 2, MaxEventAge: 15 * time.Minute,
+		TargetRetries: 4, TargetMaxEventAge: 15 * time.Minute,
+		Grants: reconcilerGrants,
+	},
+	{
+		Name: route.Tick, Description: "Advances what waits on time or on AWS: preview ready, cutover, weight steps, bake end, retire.",
+		MemoryMB: 256, Timeout: time.Minute,
+		// The next tick, a minute later, does the same work: never retry.
+		Retries: 0, MaxEventAge: time.Minute,
+		TargetRetries: 0, TargetMaxEventAge: time.Minute,
+		Schedule: time.Minute,
+		Grants:   reconcilerGrants,
+	},
+	{
+		Name: route.ALASPoll, Description: "Polls the ALAS feeds and starts a golden-image rebuild for new advisories.",
+		MemoryMB: 256, Timeout: time.Minute,
+		// The next poll repeats the work; one retry covers a passing
+		// network error without overlapping the next poll.
+		Retries: 1, MaxEventAge: 20 * time.Minute,
+		TargetRetries: 2, TargetMaxEventAge: 20 * time.Minute,
+		Schedule: 30 * time.Minute,
+		Grants: append([]Grant{
+			// DescribeImages has no resource-level permissions in IAM.
+			{Sid: "ReadImagePackages", Scope: ScopeNoResourceLevel, Actions: []string{"ec2:DescribeImages"}},
+		}, append(slices.Clone(rebuildGrants), notifyGrant, tableGrant)...),
+	},
+	{
+		Name: route.SecretChange, Description: "Starts a golden-image rebuild when the app's secret changes.",
+		MemoryMB: 128, Timeout: 30 * time.Second,
+		// A missed secret change leaves stale secrets in the image: retry,
+		// keep the event as long as Lambda allows, then the dead-letter queue.
+		Retries: 2, MaxEventAge: 6 * time.Hour,
+		TargetRetries: 8, TargetMaxEventAge: 6 * time.Hour,
+		Grants: append(slices.Clone(rebuildGrants), notifyGrant, tableGrant),
+	},
+}
+
+// Spec returns the spec of the named function.
+func Spec(name string) (FunctionSpec, bool) {
+	for _, s := range Specs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return FunctionSpec{}, false
+}
+
+// Statement is one IAM policy statement, before it becomes a CDK object.
+type Statement struct {
+	Sid        string
+	Actions    []string
+	Resources  []string
+	Conditions map[string]map[string][]string
+}
+
+// Statements resolves a function's grants against the configuration.
+// tableARN may be a CDK token. A grant that resolves to no resources (no app
+// has an instance role, or none rebuilds through a pipeline) is left out.
+func Statements(spec FunctionSpec, f *config.File, tableARN string) []Statement {
+	var out []Statement
+	for _, g := range spec.Grants {
+		if g.Scope == ScopeNoResourceLevel {
+			for _, a := range g.Actions {
+				if !slices.Contains(ReadOnlyActions, a) {
+					panic(fmt.Sprintf("stacks: %s grant %s: %s is not a read-only action without resource-level permissions", spec.Name, g.Sid, a))
+				}
+			}
+		}
+		st := Statement{Sid: g.Sid, Actions: slices.Clone(g.Actions)}
+		for i := range f.Apps {
+			st.Resources = append(st.Resources, resources(g.Scope, f, &f.Apps[i], tableARN)...)
+		}
+		st.Resources = uniq(st.Resources)
+		if len(st.Resources) == 0 {
+			continue
+		}
+		switch g.Scope {
+		case ScopeLaunchedResources:
+			var lts []string
+			for i := range f.Apps {
+				lts = append(lts, resources(ScopeLaunchTemplates, f, &f.Apps[i], "")...)
+			}
+			st.Conditions = map[string]map[string][]string{"ArnLike": {"ec2:LaunchTemplate": uniq(lts)}}
+		case ScopeTagOnLaunch:
+			st.Conditions = map[string]map[string][]string{"StringEquals": {"ec2:CreateAction": {"RunInstances"}}}
+		case ScopeInstanceRole:
+			st.Conditions = map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func resources(s Scope, f *config.File, a *config.App, tableARN string) []string {
+	p, r, acct := partition(a), f.Region, f.Account
+	ec2 := func(res string) string { return fmt.Sprintf("arn:%s:ec2:%s:%s:%s", p, r, acct, res) }
+	switch s {
+	case ScopeNoResourceLevel:
+		return []string{"*"}
+	case ScopeLaunchTemplates:
+		return []string{ec2("launch-template/" + a.Blue.LaunchTemplateID), ec2("launch-template/" + a.Green.LaunchTemplateID)}
+	case ScopeLaunchedResources:
+		return []string{
+			ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*"),
+			ec2("subnet/*"), ec2("security-group/*"), ec2("key-pair/*"),
+			fmt.Sprintf("arn:%s:ec2:%s::image/*", p, r),
+		}
+	case ScopeTagOnLaunch:
+		return []string{ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*")}
+	case ScopeAutoScalingGroups:
+		// An Auto Scaling group's ARN carries a UUID that the
+		// configuration does not know; the name pins the group.
+		asg := func(name string) string {
+			return fmt.Sprintf("arn:%s:autoscaling:%s:%s:autoScalingGroup:*:autoScalingGroupName/%s", p, r, acct, name)
+		}
+		return []string{asg(a.Blue.ASG), asg(a.Green.ASG)}
+	case ScopeListener:
+		return []string{a.ListenerARN}
+	case ScopePreviewRule:
+		return []string{a.Preview.RuleARN}
+	case ScopeInstanceRole:
+		if a.InstanceRoleARN == "" {
+			return nil
+		}
+		return []string{a.InstanceRoleARN}
+	case ScopeTopic:
+		return []string{a.TopicARN}
+	case ScopeTable:
+		return []string{tableARN}
+	case ScopeRebuildProject:
+		if a.Rebuild.CodeBuildProject == "" {
+			return nil
+		}
+		return []string{CodeBuildProjectARN(f, a)}
+	case ScopeRebuildPipeline:
+		if a.Rebuild.Pipeline == "" {
+			return nil
+		}
+		return []string{PipelineARN(f, a, a.Rebuild.Pipeline)}
+	}
+	panic(fmt.Sprintf("stacks: unknown scope %q", s))
+}
+
+// CodeBuildProjectARN is the ARN of the app's rebuild project, which the
+// configuration may give as a name or an ARN.
+func CodeBuildProjectARN(f *config.File, a *config.App) string {
+	if strings.HasPrefix(a.Rebuild.CodeBuildProject, "arn:") {
+		return a.Rebuild.CodeBuildProject
+	}
+	return fmt.Sprintf("arn:%s:codebuild:%s:%s:project/%s", partition(a), f.Region, f.Account, a.Rebuild.CodeBuildProject)
+}
+
+// PipelineARN is the ARN of a pipeline given by name or ARN.
+func PipelineARN(f *config.File, a *config.App, pipeline string) string {
+	if strings.HasPrefix(pipeline, "arn:") {
+		return pipeline
+	}
+	return fmt.Sprintf("arn:%s:codepipeline:%s:%s:%s", partition(a), f.Region, f.Account, pipeline)
+}
+
+// partition comes from the app's listener ARN (validated, required), so the
+// same configuration works in aws-cn and aws-us-gov.
+func partition(a *config.App) string {
+	if parts := strings.SplitN(a.ListenerARN, ":", 3); len(parts) == 3 && parts[1] != "" {
+		return parts[1]
+	}
+	return "aws"
+}
+
+func uniq(xs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
