@@ -23,14 +23,13 @@ func Check(app *config.App, st AppState, obs Observed) []error {
 	case b != 100 && g != 100 && !shifting:
 		fail(1, "exactly one color must serve the public at 100%% outside a weighted shift, got %s", obs.Traffic())
 	}
-	live := obs.Live()
-	if live != "" {
-		v := obs.Color(live)
-		if v.Desired < app.Floor || v.Min < app.Floor {
-			fail(2, "live color %s capacity %s is below the floor %d", live, v.Capacity, app.Floor)
+	for _, c := range config.Colors {
+		if obs.Weights[c] == 0 {
+			continue
 		}
-		if v.Desired == 0 {
-			fail(2, "live color %s has zero desired capacity", live)
+		v := obs.Color(c)
+		if v.Desired < app.Floor || v.Min < app.Floor || v.Desired == 0 {
+			fail(2, "%s serves the public with capacity %s, below the floor %d", c, v.Capacity, app.Floor)
 		}
 	}
 	full := config.Color("")
@@ -53,8 +52,8 @@ func Check(app *config.App, st AppState, obs Observed) []error {
 		if r.State == Staged && st.Queued != nil {
 			fail(4, "AMI %s is queued behind a merely staged release %s", st.Queued.Image.ID, r.AMI)
 		}
-	} else if st.Queued != nil && len(st.Pending) == 0 {
-		fail(4, "AMI %s is queued with no release in flight", st.Queued.Image.ID)
+	} else if st.Queued != nil && st.Hold == nil && len(st.Pending) == 0 {
+		fail(4, "AMI %s is queued with no release in flight and no hold", st.Queued.Image.ID)
 	}
 	if len(st.Pending) > 0 && st.LastError == "" {
 		fail(7, "actions pending (%v) without the error that stopped them", st.Pending)

@@ -145,7 +145,7 @@ type Event struct {
 func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event) Plan {
 	p := &planner{app: app, st: st.Clone(), obs: obs.Clone(), now: now, ev: ev}
 	p.st.App = app.Name
-	live := p.obs.Live()
+	live := p.live()
 	if live == "" {
 		p.note("no color serves the public (weights %s): kaizen will not act until a person fixes the listener", p.obs.Traffic())
 		p.plan.Next = p.st
@@ -295,7 +295,7 @@ func (p *planner) onImage(img Image) {
 		return
 	}
 	p.st.Newest, p.st.NewestCreated = img.ID, img.Created
-	live := p.obs.Live()
+	live := p.live()
 	if p.obs.Color(live).AMI == img.ID {
 		p.note("AMI %s already serves the public on %s", img.ID, live)
 		return
@@ -320,7 +320,15 @@ func (p *planner) onImage(img Image) {
 
 // stage puts a new release on the idle color.
 func (p *planner) stage(img Image, cause string) {
-	color := p.obs.Live().Other()
+	color := p.live().Other()
+	if q := p.st.Queued; q != nil && q.Image.ID != img.ID {
+		p.note("queued AMI %s superseded by newer %s", q.Image.ID, img.ID)
+		p.st.Queued = nil
+	}
+	if h := p.st.Hold; h != nil && h.Color == color {
+		p.note("a new AMI ends the hold on %s", color)
+		p.st.Hold = nil
+	}
 	rel := &Release{
 		App: p.app.Name, ID: p.now.UTC().Format("20060102T150405Z") + "-" + img.ID,
 		AMI: img.ID, AMIName: img.Name, Color: color, StagedAt: p.now,
@@ -431,13 +439,24 @@ func (p *planner) refuse(a Approval, why string) {
 func (p *planner) approve(rel *Release, cause string) {
 	rel.ApprovedAt = p.now
 	p.moved(rel, Promoting, cause)
-	live := p.obs.Live()
-	c := p.obs.Color(live).Capacity
+	c := p.obs.Color(rel.Color.Other()).Capacity
 	rel.Capacity = &c
 	p.notify("approved "+rel.AMI, "AMI %s (%s) approved: %s grows to the live color's capacity %s; the public moves once enough targets are healthy.", rel.AMI, rel.AMIName, rel.Color, c)
 }
 
 // ---- reconcile ----
+
+// live is the color the public is on: the one at 100%, the heavier one of
+// a weighted shift, or during an even split the color being left.
+func (p *planner) live() Color {
+	if l := p.obs.Live(); l != "" {
+		return l
+	}
+	if r := p.st.Active; r != nil && r.Weight > 0 && r.From != "" {
+		return r.From
+	}
+	return ""
+}
 
 func (p *planner) reconcile() {
 	p.enforceFloor()
@@ -446,20 +465,52 @@ func (p *planner) reconcile() {
 			break
 		}
 	}
+	p.capacityCooldown()
 	p.enforceFloor()
+	p.keepProcesses()
 	p.keepBindings()
 }
 
-// enforceFloor keeps the live color's min and desired at or above the floor.
+// enforceFloor keeps every color that serves the public at or above the
+// floor: min and desired.
 func (p *planner) enforceFloor() {
-	live := p.obs.Live()
-	v := p.obs.Color(live)
 	f := p.app.Floor
-	if v.Min >= f && v.Desired >= f {
-		return
+	for _, c := range config.Colors {
+		if p.obs.Weights[c] == 0 {
+			continue
+		}
+		v := p.obs.Color(c)
+		if v.Min >= f && v.Desired >= f {
+			continue
+		}
+		cp := Capacity{Min: max(v.Min, f), Desired: max(v.Desired, f), Max: max(v.Max, f)}
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &cp, Why: fmt.Sprintf("%s serves the public and is below the floor of %d", c, f)})
 	}
-	c := Capacity{Min: max(v.Min, f), Desired: max(v.Desired, f), Max: max(v.Max, f)}
-	p.do(Action{Kind: SetCapacity, Color: live, Capacity: &c, Why: fmt.Sprintf("live color below the floor of %d", f)})
+}
+
+// keepProcesses suspends load- and schedule-driven scaling on colors the
+// public does not reach (so they stay where kaizen puts them, and the old
+// color keeps its instances through the bake), and resumes it on the
+// colors that serve the public.
+func (p *planner) keepProcesses() {
+	for _, c := range config.Colors {
+		v := p.obs.Color(c)
+		have := map[string]bool{}
+		for _, s := range v.Suspended {
+			have[s] = true
+		}
+		all, any := true, false
+		for _, s := range ScalingProcesses {
+			all = all && have[s]
+			any = any || have[s]
+		}
+		if p.obs.Weights[c] > 0 && any {
+			p.do(Action{Kind: Resume, Color: c, Processes: ScalingProcesses, Why: string(c) + " serves the public: scaling follows load"})
+		}
+		if p.obs.Weights[c] == 0 && !all {
+			p.do(Action{Kind: Suspend, Color: c, Processes: ScalingProcesses, Why: string(c) + " is idle: kaizen alone sizes it"})
+		}
+	}
 }
 
 // advance moves the active release one step; it reports whether the state
@@ -468,6 +519,12 @@ func (p *planner) advance() bool {
 	rel := p.st.Active
 	if rel == nil {
 		if q := p.st.Queued; q != nil {
+			idle := p.live().Other()
+			if h := p.st.Hold; h != nil && h.Color == idle && p.now.Before(h.Until) {
+				p.note("queued AMI %s waits for the hold on %s (until %s)", q.Image.ID, idle, h.Until.UTC().Format(time.RFC3339))
+				p.settleIdle()
+				return false
+			}
 			p.st.Queued = nil
 			p.stage(q.Image, "dequeued: "+q.Cause)
 			return true
@@ -491,7 +548,7 @@ func (p *planner) advance() bool {
 // settleIdle: with nothing in flight the idle color is empty (unless held
 // for investigation) and the preview rule points at it.
 func (p *planner) settleIdle() {
-	idle := p.obs.Live().Other()
+	idle := p.live().Other()
 	v := p.obs.Color(idle)
 	held := p.st.Hold != nil && p.st.Hold.Color == idle && p.now.Before(p.st.Hold.Until)
 	if p.st.Hold != nil && !held {
@@ -517,7 +574,7 @@ func (p *planner) previewCapacity(v *ColorView) Capacity {
 
 func (p *planner) reconcileStaged(rel *Release) bool {
 	c := rel.Color
-	if p.obs.Live() == c {
+	if p.obs.Weights[c] > 0 {
 		p.end(rel, Failed, "the public was switched to "+string(c)+" outside kaizen while the release was staged")
 		p.notify("release taken over", "The public was switched to %s by hand while AMI %s was staged there; kaizen stopped tracking the release.", c, rel.AMI)
 		return true
@@ -560,15 +617,37 @@ func (p *planner) needHealthy(desired int) int {
 	return max(n, 1)
 }
 
+// inWindow reports whether the public may be switched now.
+func (p *planner) inWindow() bool {
+	w := p.app.ChangeWindow
+	if w == nil {
+		return true
+	}
+	loc, err := time.LoadLocation(w.TimeZone)
+	if err != nil {
+		return false // validated at start-up; never switch on a bad window
+	}
+	t := p.now.In(loc)
+	day := strings.ToLower(t.Weekday().String()[:3])
+	ok := false
+	for _, d := range w.Days {
+		ok = ok || strings.ToLower(d) == day
+	}
+	hm := t.Format("15:04")
+	return ok && hm >= w.From && hm < w.To
+}
+
 func (p *planner) reconcilePromoting(rel *Release) bool {
-	c := rel.Color
-	if p.obs.Live() == c {
+	c, from := rel.Color, rel.Color.Other()
+	if rel.Weight > 0 {
+		return p.reconcileShift(rel)
+	}
+	if p.obs.Weights[c] == 100 {
 		// The listener call went through but the record was not saved.
 		p.cutoverDone(rel, "public already on "+string(c))
 		return true
 	}
-	live := p.obs.Live()
-	target := p.obs.Color(live).Capacity // follows the live color, even if it scaled since approval
+	target := p.obs.Color(from).Capacity // follows the color being left, even if it scaled since approval
 	rel.Capacity = &target
 	v := p.obs.Color(c)
 	if v.AMI != rel.AMI {
@@ -578,18 +657,80 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 	}
 	v = p.obs.Color(c)
 	need := p.needHealthy(target.Desired)
-	if v.Healthy >= need && v.Instances == v.OnVersion {
-		p.do(Action{Kind: Shift, Weights: map[Color]int{c: 100, c.Other(): 0}, Why: fmt.Sprintf("%d of %d targets healthy on %s", v.Healthy, target.Desired, c)})
-		p.cutoverDone(rel, fmt.Sprintf("cut over: %d healthy targets on %s", v.Healthy, c))
+	healthy := v.Healthy >= need && v.Instances == v.OnVersion
+	if !p.inWindow() {
+		rel.WindowWaitAt = p.now
+		p.note("outside the change window: cutover waits (%d of %d healthy)", v.Healthy, need)
+		return false
+	}
+	if healthy {
+		why := fmt.Sprintf("%d of %d targets healthy on %s", v.Healthy, target.Desired, c)
+		if steps := p.app.WeightSteps; len(steps) > 0 && steps[0] < 100 {
+			rel.From = from
+			p.do(Action{Kind: Shift, Weights: map[Color]int{c: steps[0], from: 100 - steps[0]}, Why: why + "; first weighted step"})
+			rel.Weight = steps[0]
+			rel.StepUntil = p.now.Add(time.Duration(p.app.StepMinutes) * time.Minute)
+			p.notify(fmt.Sprintf("shifting %d%% to %s", steps[0], rel.AMI), "%d%% of the public now reaches AMI %s on %s; the next step follows at %s unless a guard alarm fires.", steps[0], rel.AMI, c, rel.StepUntil.UTC().Format(time.RFC3339))
+			return false
+		}
+		p.do(Action{Kind: Shift, Weights: map[Color]int{c: 100, from: 0}, Why: why})
+		p.cutoverDone(rel, "cut over: "+why)
 		return true
 	}
-	deadline := rel.ApprovedAt.Add(time.Duration(p.app.CutoverTimeoutMinutes) * time.Minute)
-	if !p.now.Before(deadline) {
+	start := rel.ApprovedAt
+	if rel.WindowWaitAt.After(start) {
+		start = rel.WindowWaitAt
+	}
+	if !p.now.Before(start.Add(time.Duration(p.app.CutoverTimeoutMinutes) * time.Minute)) {
 		p.end(rel, Failed, fmt.Sprintf("only %d of %d targets healthy on %s after %d minutes", v.Healthy, need, c, p.app.CutoverTimeoutMinutes))
-		p.notify("release failed "+rel.AMI, "AMI %s did not become healthy on %s in %d minutes (%d of %d healthy); the public stays on %s.", rel.AMI, c, p.app.CutoverTimeoutMinutes, v.Healthy, need, live)
+		p.notify("release failed "+rel.AMI, "AMI %s did not become healthy on %s in %d minutes (%d of %d healthy); the public stays on %s.", rel.AMI, c, p.app.CutoverTimeoutMinutes, v.Healthy, need, from)
 		return true
 	}
 	p.note("waiting for health on %s: %d of %d", c, v.Healthy, need)
+	return false
+}
+
+// reconcileShift advances a weighted shift one step when its hold is over.
+func (p *planner) reconcileShift(rel *Release) bool {
+	c, from := rel.Color, rel.From
+	got := p.obs.Weights[c]
+	if got == 0 {
+		p.end(rel, RolledBack, "the public is back on "+string(from)+" (switched outside kaizen during the shift)")
+		p.st.Hold = &Hold{Color: c, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
+		p.notify("rolled back "+rel.AMI, "The public was switched back to %s outside kaizen during the shift to %s.", from, rel.AMI)
+		return true
+	}
+	if rel.RollbackPending != "" {
+		p.rollback(rel, rel.RollbackPending)
+		return true
+	}
+	target := p.obs.Color(from).Capacity
+	if v := p.obs.Color(c); v.Capacity != target {
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &target, Why: "keep the new color at the old color's capacity during the shift"})
+	}
+	if got != rel.Weight {
+		p.do(Action{Kind: Shift, Weights: map[Color]int{c: rel.Weight, from: 100 - rel.Weight}, Why: "restore the recorded weight"})
+	}
+	if p.now.Before(rel.StepUntil) {
+		p.note("shift at %d%% to %s until %s", rel.Weight, c, rel.StepUntil.UTC().Format(time.RFC3339))
+		return false
+	}
+	next := 100
+	for _, w := range p.app.WeightSteps {
+		if w > rel.Weight {
+			next = w
+			break
+		}
+	}
+	p.do(Action{Kind: Shift, Weights: map[Color]int{c: next, from: 100 - next}, Why: fmt.Sprintf("step held %d minutes without a guard alarm", p.app.StepMinutes)})
+	if next == 100 {
+		rel.Weight = 0
+		p.cutoverDone(rel, "weighted shift complete")
+		return true
+	}
+	rel.Weight = next
+	rel.StepUntil = p.now.Add(time.Duration(p.app.StepMinutes) * time.Minute)
+	p.notify(fmt.Sprintf("shifting %d%% to %s", next, rel.AMI), "%d%% of the public now reaches AMI %s on %s.", next, rel.AMI, c)
 	return false
 }
 
@@ -603,10 +744,14 @@ func (p *planner) cutoverDone(rel *Release, cause string) {
 
 func (p *planner) reconcileBaking(rel *Release) bool {
 	c := rel.Color
-	if p.obs.Live() != c {
-		p.end(rel, RolledBack, "the public is back on "+string(p.obs.Live())+" (switched outside kaizen)")
+	if rel.RollbackPending != "" {
+		p.rollback(rel, rel.RollbackPending)
+		return true
+	}
+	if p.obs.Weights[c] != 100 {
+		p.end(rel, RolledBack, "the public is back on "+string(rel.From)+" (switched outside kaizen)")
 		p.st.Hold = &Hold{Color: c, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
-		p.notify("rolled back "+rel.AMI, "The public was switched back to %s outside kaizen during the bake of %s.", p.obs.Live(), rel.AMI)
+		p.notify("rolled back "+rel.AMI, "The public was switched back to %s outside kaizen during the bake of %s.", rel.From, rel.AMI)
 		return true
 	}
 	if p.obs.Preview != rel.From {
@@ -621,8 +766,112 @@ func (p *planner) reconcileBaking(rel *Release) bool {
 	return false
 }
 
+// rollback sends all of the public back to the previous color: one
+// listener call on the critical path, then the preview rule moves to the
+// bad color for investigation and the bad color is held.
+func (p *planner) rollback(rel *Release, why string) {
+	c, from := rel.Color, rel.Color.Other()
+	p.do(Action{Kind: Shift, Weights: map[Color]int{from: 100, c: 0}, Why: "rollback: " + why})
+	hold := time.Duration(p.app.RetireHoldMinutes) * time.Minute
+	p.end(rel, RolledBack, why)
+	p.st.Hold = &Hold{Color: c, Until: p.now.Add(hold)}
+	if p.obs.Preview != c {
+		p.do(Action{Kind: PointPreview, Color: c, Why: "the office can investigate the bad color"})
+	}
+	p.notify("ROLLED BACK "+rel.AMI, "ROLLBACK: %s.\nThe public is back on %s (AMI %s). The bad color %s (AMI %s) stays up for investigation until %s and is reachable from the office; then it is retired.",
+		why, from, p.obs.Color(from).AMI, c, rel.AMI, p.now.Add(hold).UTC().Format(time.RFC3339))
+}
+
 func (p *planner) onAlarm(a Alarm) {
-	p.note("alarm %s %s→%s: no alarm handling in this planner yet", a.Name, a.Previous, a.State)
+	switch a.Role {
+	case config.RoleGuard:
+		p.onGuard(a)
+	case config.RoleCapacity:
+		p.onCapacity(a)
+	default:
+		p.note("alarm %s has no role kaizen knows", a.Name)
+	}
+}
+
+func (p *planner) onGuard(a Alarm) {
+	if a.State != "ALARM" {
+		p.note("guard alarm %s is %s: nothing to do", a.Name, a.State)
+		return
+	}
+	why := fmt.Sprintf("guard alarm %s: %s", a.Name, a.Reason)
+	rel := p.st.Active
+	switch {
+	case rel == nil:
+		p.note("guard alarm %s with no release in flight: nothing to roll back", a.Name)
+	case rel.State == Staged:
+		if rel.Unhealthy == "" {
+			rel.Unhealthy = why
+			p.notify("staged AMI unhealthy "+rel.AMI, "%s while AMI %s was staged on %s. An approval of it will be refused; a new AMI replaces it.", why, rel.AMI, rel.Color)
+		}
+	case rel.State == Baking || rel.Weight > 0:
+		// Recorded first, so a failed listener call leaves the rollback
+		// pending for the retry or the next tick.
+		rel.RollbackPending = why
+		p.rollback(rel, why)
+	case rel.State == Promoting:
+		p.end(rel, Failed, why+" before any public traffic moved")
+		p.st.Hold = &Hold{Color: rel.Color, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
+		p.notify("release stopped "+rel.AMI, "%s while %s was being prepared for cutover; the public never left %s.", why, rel.AMI, rel.Color.Other())
+	}
+}
+
+func (p *planner) onCapacity(a Alarm) {
+	i := -1
+	for j, n := range p.st.CapacityAlarms {
+		if n == a.Name {
+			i = j
+		}
+	}
+	if a.State != "ALARM" {
+		if i >= 0 {
+			p.st.CapacityAlarms = append(p.st.CapacityAlarms[:i:i], p.st.CapacityAlarms[i+1:]...)
+			p.note("capacity alarm %s is %s: no further steps", a.Name, a.State)
+		}
+		return
+	}
+	if i < 0 {
+		p.st.CapacityAlarms = append(p.st.CapacityAlarms, a.Name)
+		p.stepUp(a.Name)
+	}
+}
+
+// capacityCooldown steps again while a capacity alarm stays in ALARM.
+func (p *planner) capacityCooldown() {
+	for _, n := range p.st.CapacityAlarms {
+		al, ok := p.app.Alarm(n)
+		if !ok {
+			continue
+		}
+		if !p.now.Before(p.st.CapacityStepAt.Add(time.Duration(al.CooldownMinutes) * time.Minute)) {
+			p.stepUp(n)
+			return
+		}
+	}
+}
+
+// stepUp adds the alarm's step to the colors that serve the public, within
+// their max. The idle color is never touched.
+func (p *planner) stepUp(name string) {
+	al, _ := p.app.Alarm(name)
+	p.st.CapacityStepAt = p.now
+	for _, c := range config.Colors {
+		if p.obs.Weights[c] == 0 {
+			continue
+		}
+		v := p.obs.Color(c)
+		if v.Desired >= v.Max {
+			p.note("capacity alarm %s: %s already at its max %d", name, c, v.Max)
+			continue
+		}
+		cp := v.Capacity
+		cp.Desired = min(v.Desired+max(al.Step, 1), v.Max)
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &cp, Why: fmt.Sprintf("capacity alarm %s: step %s up by %d", name, c, cp.Desired-v.Desired)})
+	}
 }
 
 // keepBindings remembers which AMI an approval started on, so that an

@@ -85,10 +85,15 @@ type Release struct {
 	State State `json:"state"`
 	// Capacity is the live color's capacity captured at approval: what the
 	// new color must have before the public moves.
-	Capacity       *Capacity    `json:"capacity,omitempty"`
-	Weight         int          `json:"weight,omitempty"` // percent on the new color during a weighted shift
-	StepUntil      time.Time    `json:"stepUntil,omitempty"`
-	Unhealthy      string       `json:"unhealthy,omitempty"` // a guard alarm fired while staged
+	Capacity  *Capacity `json:"capacity,omitempty"`
+	Weight    int       `json:"weight,omitempty"` // percent on the new color during a weighted shift
+	StepUntil time.Time `json:"stepUntil,omitempty"`
+	Unhealthy string    `json:"unhealthy,omitempty"` // a guard alarm fired while staged
+	// RollbackPending is set when a guard alarm asked for a rollback that
+	// has not been applied yet.
+	RollbackPending string `json:"rollbackPending,omitempty"`
+	// WindowWaitAt is the last time the cutover waited for the change window.
+	WindowWaitAt   time.Time    `json:"windowWaitAt,omitempty"`
 	StagedAt       time.Time    `json:"stagedAt"`
 	PreviewReadyAt time.Time    `json:"previewReadyAt,omitempty"`
 	ApprovedAt     time.Time    `json:"approvedAt,omitempty"`

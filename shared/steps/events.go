@@ -50,6 +50,8 @@ func (d *Deps) Handle(ctx context.Context, function string, raw []byte) ([]Outco
 		outs, err = d.promote(ctx, e)
 	case route.Tick:
 		outs, err = d.Tick(ctx, e.ID)
+	case route.Guard:
+		outs, err = d.guard(ctx, e)
 	default:
 		return nil, fmt.Errorf("function %q is not a release step", function)
 	}
@@ -180,4 +182,35 @@ func (d *Deps) sweep(ctx context.Context, id string, kind release.EventKind) ([]
 		}
 	}
 	return outs, errors.Join(errs...)
+}
+
+// guard handles CloudWatch alarm state changes of configured alarms.
+// Metric, metric-math and composite alarms all carry the alarm's name and
+// state; their configurations differ and are not needed.
+func (d *Deps) guard(ctx context.Context, e route.Envelope) ([]Outcome, error) {
+	var det route.AlarmDetail
+	if err := route.DecodeDetail(e, &det); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if det.AlarmName == "" || det.State.Value == "" {
+		return nil, fmt.Errorf("%w: alarm event needs alarmName and state.value", ErrMalformed)
+	}
+	log := d.log().With("event", e.ID, "alarm", det.AlarmName, "state", det.State.Value, "previous", det.PreviousState.Value, "alarmKind", det.AlarmKind())
+	for i := range d.Config.Apps {
+		app := &d.Config.Apps[i]
+		al, ok := app.Alarm(det.AlarmName)
+		if !ok {
+			continue
+		}
+		if det.State.Value == det.PreviousState.Value {
+			log.Info("ignored: no state change")
+			return nil, nil
+		}
+		out, err := d.Run(ctx, app, release.Event{Kind: release.EvAlarm, ID: e.ID, Alarm: &release.Alarm{
+			Name: det.AlarmName, Role: al.Role, State: det.State.Value, Previous: det.PreviousState.Value, Reason: det.State.Reason,
+		}})
+		return []Outcome{out}, err
+	}
+	log.Info("ignored: not a configured alarm")
+	return nil, nil
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"reflect"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
@@ -168,4 +170,8 @@ func (w *world) mutations(f func()) map[string]int {
 		}
 	}
 	return out
+}
+
+func capacityInput(name string, mn, des, mx int32) *autoscaling.UpdateAutoScalingGroupInput {
+	return &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: &name, MinSize: &mn, DesiredCapacity: &des, MaxSize: &mx}
 }

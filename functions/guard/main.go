@@ -1,0 +1,11 @@
+// Command guard reacts to CloudWatch alarm state changes: a guard alarm
+// during a shift or bake sends the public back to the previous color in one
+// listener call; a capacity alarm steps the live color up.
+package main
+
+import (
+	"github.com/kaizen-sre/kaizen/shared/lambdamain"
+	"github.com/kaizen-sre/kaizen/shared/route"
+)
+
+func main() { lambdamain.Start(route.Guard) }

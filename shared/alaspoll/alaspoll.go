@@ -1,0 +1,74 @@
+// Package alaspoll is the entry point of the alaspoll Lambda: on its
+// schedule, poll the ALAS feeds of every configured app once (see package
+// alas for what a poll does).
+package alaspoll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/kaizen-sre/kaizen/shared/alas"
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/route"
+)
+
+// ErrMalformed marks input that is not an EventBridge event.
+var ErrMalformed = errors.New("malformed alaspoll event")
+
+// Handler polls every app on a scheduled event. Config and Poller are
+// required.
+type Handler struct {
+	Config *config.File
+	Poller *alas.Poller
+	Log    *slog.Logger // default slog.Default()
+}
+
+// Handle polls every app once for a `Scheduled Event` from the configured
+// account and region; other events are logged and ignored, input that is
+// no event at all is an error wrapping ErrMalformed. A failing app does
+// not stop the others: the returned error joins every app's error (so the
+// invocation counts as failed and can be alarmed on).
+func (h *Handler) Handle(ctx context.Context, raw []byte) error {
+	_, err := h.Process(ctx, raw)
+	return err
+}
+
+// Process is Handle, returning each app's report.
+func (h *Handler) Process(ctx context.Context, raw []byte) ([]alas.Report, error) {
+	if h.Config == nil || h.Poller == nil {
+		return nil, errors.New("alaspoll: Handler needs Config and Poller")
+	}
+	e, err := route.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	log := h.logger().With("function", route.ALASPoll, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
+	if e.Account != h.Config.Account || e.Region != h.Config.Region {
+		log.Warn("ignored: event from another account or region", "account", e.Account, "region", e.Region)
+		return nil, nil
+	}
+	if e.Source != route.SourceSchedule || e.DetailType != route.TypeScheduled {
+		log.Warn("ignored: alaspoll runs on its schedule only")
+		return nil, nil
+	}
+	var reps []alas.Report
+	var errs []error
+	for i := range h.Config.Apps {
+		app := &h.Config.Apps[i]
+		rep, err := h.Poller.Poll(ctx, app)
+		reps = append(reps, rep)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alaspoll: app %s: %w", app.Name, err))
+		}
+	}
+	return reps, errors.Join(errs...)
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}

@@ -1,0 +1,319 @@
+// Package secretchange is the use case behind the secretchange Lambda. The
+// image build bakes the app's Secrets Manager secret into the golden image
+// (an env file under /etc/profile.d), so a new secret value reaches the
+// fleet only through a new image: when the secret gets a new current value,
+// start a golden-image build and tell people.
+//
+// # Events
+//
+// The function takes the route.SecretChange rules: CloudTrail's `AWS API
+// Call via CloudTrail` for PutSecretValue and UpdateSecret, and `AWS
+// Service Event via CloudTrail` for RotationSucceeded. Besides the checks
+// every kaizen function makes (account and region, pattern, a well-formed
+// detail), it ignores, with a log line:
+//
+//   - calls that failed (CloudTrail records them with an errorCode; they
+//     changed nothing);
+//   - PutSecretValue that staged the new version without AWSCURRENT, as a
+//     rotation's createSecret step does: the build would still read the old
+//     value, and the rotation's RotationSucceeded follows;
+//   - secrets no configured app uses.
+//
+// An event names its secret by name, full ARN or partial ARN (see
+// Matches). No event carries a secret value, and nothing here reads one:
+// messages and logs name the secret, the event and the build.
+//
+// # A build already running
+//
+// If a golden-image build of the app is already running, no second build
+// is started (two concurrent builds of one project could finish out of
+// order and leave the older value in the newest image). The message says
+// so and asks people to start a build after it ends if it started before
+// the change. The event counts as processed either way; Lambda's own
+// retries only follow errors.
+package secretchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/route"
+)
+
+// ErrMalformed marks an event that is not a well-formed secret-change
+// event; retrying it cannot help.
+var ErrMalformed = errors.New("malformed secret-change event")
+
+// Rebuilder starts golden-image builds; rebuild.Builder implements it.
+type Rebuilder interface {
+	Running(ctx context.Context, app *config.App) (bool, error)
+	// StartForSecret starts a build; token (the event id) makes a
+	// repeated start within the service's window return the same build.
+	StartForSecret(ctx context.Context, app *config.App, reason, token string) (buildID string, err error)
+}
+
+// Notifier tells people; cloud.Fleet implements it over SNS.
+type Notifier interface {
+	Notify(ctx context.Context, app *config.App, subject, message string) error
+}
+
+// Events remembers processed event ids; store.Store implements it.
+type Events interface {
+	Seen(ctx context.Context, id string, now time.Time) (bool, error)
+	MarkSeen(ctx context.Context, id string, expires time.Time) error
+}
+
+// DefaultEventTTL is how long a processed event id is remembered.
+const DefaultEventTTL = 24 * time.Hour
+
+// Handler handles secret-change events. Config, Rebuilder, Notifier and
+// Store are required.
+type Handler struct {
+	Config    *config.File
+	Rebuilder Rebuilder
+	Notifier  Notifier
+	Store     Events
+	Now       func() time.Time // default time.Now
+	Log       *slog.Logger     // default slog.Default()
+	EventTTL  time.Duration    // default DefaultEventTTL
+}
+
+// Outcome is what Process did for one app.
+type Outcome struct {
+	App     string
+	Secret  string // as the event names it
+	Event   string // CloudTrail eventName
+	BuildID string // the build started, if any
+	// Skipped says why no build was started ("" if one was).
+	Skipped  string
+	Notified bool
+}
+
+// detail holds the CloudTrail fields route.SecretDetail leaves out.
+type detail struct {
+	ErrorCode         string `json:"errorCode"`
+	RequestParameters *struct {
+		VersionStages []string `json:"versionStages"`
+	} `json:"requestParameters"`
+}
+
+// Handle processes one EventBridge event. Foreign or irrelevant events are
+// logged and ignored (nil); a malformed one returns an error wrapping
+// ErrMalformed; AWS failures return an error so Lambda retries.
+func (h *Handler) Handle(ctx context.Context, raw []byte) error {
+	_, err := h.Process(ctx, raw)
+	return err
+}
+
+// Process is Handle, reporting what it did per app.
+func (h *Handler) Process(ctx context.Context, raw []byte) ([]Outcome, error) {
+	if h.Config == nil || h.Rebuilder == nil || h.Notifier == nil || h.Store == nil {
+		return nil, errors.New("secretchange: Handler needs Config, Rebuilder, Notifier and Store")
+	}
+	e, err := route.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	log := h.logger().With("function", route.SecretChange, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
+	if e.Account != h.Config.Account || e.Region != h.Config.Region {
+		log.Warn("ignored: event from another account or region", "account", e.Account, "region", e.Region)
+		return nil, nil
+	}
+	if !takes(e) {
+		log.Warn("ignored: this function does not take the event", "route", route.Route(e).Function)
+		return nil, nil
+	}
+	var d route.SecretDetail
+	if err := route.DecodeDetail(e, &d); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var x detail
+	if err := json.Unmarshal(e.Detail, &x); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if x.ErrorCode != "" {
+		log.Info("ignored: the call failed and changed nothing", "eventName", d.EventName, "errorCode", x.ErrorCode)
+		return nil, nil
+	}
+	secret := d.Secret()
+	if secret == "" {
+		return nil, fmt.Errorf("%w: %s detail names no secret (requestParameters.secretId, responseElements.arn, additionalEventData.SecretId)", ErrMalformed, d.EventName)
+	}
+	if e.ID == "" {
+		return nil, fmt.Errorf("%w: event has no id", ErrMalformed)
+	}
+	log = log.With("secret", secret, "eventName", d.EventName)
+	if rp := x.RequestParameters; d.EventName == "PutSecretValue" && rp != nil && len(rp.VersionStages) > 0 && !slices.Contains(rp.VersionStages, "AWSCURRENT") {
+		log.Info("ignored: the new version is not AWSCURRENT yet (a rotation step); RotationSucceeded follows", "versionStages", rp.VersionStages)
+		return nil, nil
+	}
+	var outs []Outcome
+	var errs []error
+	for i := range h.Config.Apps {
+		app := &h.Config.Apps[i]
+		if !Matches(h.Config, app.Secret, secret) {
+			continue
+		}
+		out, err := h.app(ctx, e, d, secret, app, log.With("app", app.Name))
+		outs = append(outs, out)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("secretchange: app %s: %w", app.Name, err))
+		}
+	}
+	if len(outs) == 0 {
+		log.Info("ignored: no configured app uses this secret")
+	}
+	return outs, errors.Join(errs...)
+}
+
+func (h *Handler) app(ctx context.Context, e route.Envelope, d route.SecretDetail, secret string, app *config.App, log *slog.Logger) (Outcome, error) {
+	out := Outcome{App: app.Name, Secret: secret, Event: d.EventName}
+	// Per app, so that one app's failure retries only what is left.
+	key := e.ID + "#" + app.Name
+	now := h.now()
+	seen, err := h.Store.Seen(ctx, key, now)
+	if err != nil {
+		return out, err
+	}
+	if seen {
+		log.Info("ignored: event already processed")
+		out.Skipped = "event already processed"
+		return out, nil
+	}
+	running, err := h.Rebuilder.Running(ctx, app)
+	if err != nil {
+		return out, err
+	}
+	if running {
+		out.Skipped = "a golden-image build is already running"
+		log.Warn("secret changed while a golden-image build runs; no second build started")
+	} else {
+		id, err := h.Rebuilder.StartForSecret(ctx, app, fmt.Sprintf("secret %s changed by %s", secret, d.EventName), e.ID)
+		if err != nil {
+			return out, err
+		}
+		out.BuildID = id
+		log.Info("golden-image build started for the changed secret", "build", id)
+	}
+	ttl := h.EventTTL
+	if ttl <= 0 {
+		ttl = DefaultEventTTL
+	}
+	if err := h.Store.MarkSeen(ctx, key, now.Add(ttl)); err != nil {
+		log.Warn("could not remember the event id; a duplicate would start another build", "error", err)
+	}
+	subject, msg := message(app, e, d, secret, &out)
+	if err := h.Notifier.Notify(ctx, app, subject, msg); err != nil {
+		return out, fmt.Errorf("notify: %w", err)
+	}
+	out.Notified = true
+	return out, nil
+}
+
+// message renders the notification. It names the secret, the change and
+// the build; it never holds a secret value (the events carry none).
+func message(app *config.App, e route.Envelope, d route.SecretDetail, secret string, out *Outcome) (subject, msg string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "App: %s\nSecret: %s\nChange: %s at %s (event %s)\n", app.Name, secret, d.EventName, e.Time, e.ID)
+	if out.BuildID != "" {
+		subject = fmt.Sprintf("kaizen %s: secret changed, image rebuild started", app.Name)
+		fmt.Fprintf(&b, "\nStarted golden-image build %s (%s) so that the next image carries the new value.\n"+
+			"The fleet keeps the previous value until that image is released.\n", out.BuildID, target(app))
+	} else {
+		subject = fmt.Sprintf("kaizen %s: secret changed while a build runs, no new build", app.Name)
+		fmt.Fprintf(&b, "\nNo build started: a golden-image build (%s) is already running.\n"+
+			"If it started before this change, its image carries the previous value:\n"+
+			"start a new build when it ends, and do not approve the release of the running one.\n", target(app))
+	}
+	if len(subject) > 100 {
+		subject = subject[:97] + "..."
+	}
+	return subject, b.String()
+}
+
+func target(app *config.App) string {
+	if app.Rebuild.CodeBuildProject != "" {
+		return "CodeBuild project " + app.Rebuild.CodeBuildProject
+	}
+	return "pipeline " + app.Rebuild.Pipeline
+}
+
+func takes(e route.Envelope) bool {
+	for _, r := range route.Rules() {
+		if r.Function == route.SecretChange && r.Pattern.Match(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// suffix is the "-" and six random characters Secrets Manager appends to a
+// secret's name in its ARN.
+var suffix = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+
+// secretARN splits arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:RESOURCE.
+func secretARN(s string) (region, account, resource string, ok bool) {
+	p := strings.SplitN(s, ":", 7)
+	if len(p) != 7 || p[0] != "arn" || p[2] != "secretsmanager" || p[5] != "secret" || p[6] == "" {
+		return "", "", "", false
+	}
+	return p[3], p[4], p[6], true
+}
+
+// Matches reports whether an event's secret (got) is the configured one
+// (conf). Either may be a name or an ARN; an event may also carry a partial
+// ARN (one without the six-character suffix):
+//
+//   - two ARNs match when equal, or when one is the other without its
+//     suffix;
+//   - a configured ARN matches a name equal to its secret name (the
+//     resource minus the suffix);
+//   - a configured name matches an ARN in cfg's account and region whose
+//     secret name (or partial resource) is that name;
+//   - two names match when equal.
+//
+// Secret names are case-sensitive.
+func Matches(cfg *config.File, conf, got string) bool {
+	if conf == "" || got == "" {
+		return false
+	}
+	_, _, cres, cARN := secretARN(conf)
+	gr, ga, gres, gARN := secretARN(got)
+	name := func(res string) string { return suffix.ReplaceAllString(res, "") }
+	switch {
+	case cARN && gARN:
+		// Same partition, region and account: everything before the resource.
+		if conf[:len(conf)-len(cres)] != got[:len(got)-len(gres)] {
+			return false
+		}
+		return gres == cres || gres == name(cres) || cres == name(gres)
+	case cARN:
+		return got == name(cres) || got == cres
+	case gARN:
+		return gr == cfg.Region && ga == cfg.Account && (gres == conf || name(gres) == conf)
+	default:
+		return got == conf
+	}
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
