@@ -98,23 +98,48 @@ func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
 	mk := l.Maker
 	d.record("start", "", nil)
 
+	approval := func(exec, state string) []byte {
+		return mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, exec, state, l.Cloud.Now())
+	}
+	capacity, guard := firstAlarm(app, config.RoleCapacity), firstAlarm(app, config.RoleGuard)
+
 	// Morning: the image build bakes AMI 1; its pipeline waits for approval.
 	d.until(9, 5)
 	ami1 := l.Cloud.NewAMI(app, app.Name+"-golden-2026-11-24-1", "exec-1001")
 	d.send("AMI "+ami1+" available", route.Stage, mk.AMI(ami1, "available", l.Cloud.Now()))
-	d.send("approval action started (exec-1001)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1001", "STARTED", l.Cloud.Now()))
+	d.send("approval action started (exec-1001)", route.Promote, approval("exec-1001", "STARTED"))
+	// The morning peak: the live color steps up while load is high.
+	if capacity != "" {
+		d.until(9, 30)
+		d.send("alarm "+capacity+" ALARM (morning peak)", route.Guard, mk.Alarm(capacity, "ALARM", "OK", "Threshold Crossed: CPU 81% > 70%", l.Cloud.Now()))
+		d.until(9, 50)
+		d.send("alarm "+capacity+" OK", route.Guard, mk.Alarm(capacity, "OK", "ALARM", "Threshold Crossed: CPU 45% < 70%", l.Cloud.Now()))
+	}
 	d.until(10, 30)
-	d.send("approved in the pipeline (exec-1001)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1001", "SUCCEEDED", l.Cloud.Now()))
+	d.send("approved in the pipeline (exec-1001)", route.Promote, approval("exec-1001", "SUCCEEDED"))
 	d.until(12, 0)
 
 	// Afternoon: AMI 2 is previewed and rejected.
-	d.until(14, 0)
+	d.until(13, 0)
 	ami2 := l.Cloud.NewAMI(app, app.Name+"-golden-2026-11-24-2", "exec-1002")
 	d.send("AMI "+ami2+" available", route.Stage, mk.AMI(ami2, "available", l.Cloud.Now()))
-	d.send("approval action started (exec-1002)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1002", "STARTED", l.Cloud.Now()))
-	d.until(15, 0)
-	d.send("rejected in the pipeline (exec-1002)", route.Promote, mk.Approval(app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, "exec-1002", "FAILED", l.Cloud.Now()))
-	d.until(17, 0)
+	d.send("approval action started (exec-1002)", route.Promote, approval("exec-1002", "STARTED"))
+	d.until(13, 30)
+	d.send("rejected in the pipeline (exec-1002)", route.Promote, approval("exec-1002", "FAILED"))
+
+	// Late afternoon: AMI 3 goes live, then its 5xx rate climbs during the
+	// bake and the public goes back in one listener call.
+	d.until(14, 0)
+	ami3 := l.Cloud.NewAMI(app, app.Name+"-golden-2026-11-24-3", "exec-1003")
+	d.send("AMI "+ami3+" available", route.Stage, mk.AMI(ami3, "available", l.Cloud.Now()))
+	d.send("approval action started (exec-1003)", route.Promote, approval("exec-1003", "STARTED"))
+	d.until(14, 30)
+	d.send("approved in the pipeline (exec-1003)", route.Promote, approval("exec-1003", "SUCCEEDED"))
+	if guard != "" {
+		d.until(14, 50)
+		d.send("alarm "+guard+" ALARM", route.Guard, mk.Alarm(guard, "ALARM", "OK", "Threshold Crossed: 1 datapoint [57.0] was greater than the threshold (10.0)", l.Cloud.Now()))
+	}
+	d.until(16, 0)
 
 	res := &DemoResult{App: app.Name, Steps: d.steps, Violations: d.bad, Calls: l.Cloud.Mutations()}
 	var err error
@@ -175,6 +200,13 @@ func describe(o steps.Outcome) []string {
 	}
 	if o.Plan.Refused != "" {
 		out = append(out, "refused: "+o.Plan.Refused)
+	}
+	if len(out) == 0 && o.Event.Kind != release.EvTick {
+		for _, n := range o.Plan.Notes {
+			if strings.Contains(n, "bound") || strings.Contains(n, "capacity alarm") {
+				out = append(out, n)
+			}
+		}
 	}
 	return out
 }
@@ -294,4 +326,13 @@ func joinCounts(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func firstAlarm(app *config.App, role config.AlarmRole) string {
+	for _, a := range app.Alarms {
+		if a.Role == role {
+			return a.Name
+		}
+	}
+	return ""
 }
