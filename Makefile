@@ -35,20 +35,32 @@ bin/.installed:
 .PHONY: deps
 deps: node_modules/.installed bin/.installed ## install pinned npm packages and Go tools
 
-.PHONY: build
-build: ## build every function's bootstrap for linux/arm64 (AWS) and the host (emulator)
-	@for f in $(FUNCTIONS); do \
-	  GOOS=linux GOARCH=arm64 $(GOBUILD) -o $(BUILD)/arm64/$$f/bootstrap ./functions/$$f; \
-	  GOOS=linux $(GOBUILD) -o $(BUILD)/host/$$f/bootstrap ./functions/$$f; \
-	done
-	@ls -l $(BUILD)/arm64/*/bootstrap | awk '{printf "  %-40s %6.2f MB\n", $$9, $$5/1048576}'
+.PHONY: build build-host build-arm64
+build: build-arm64 build-host ## build every function's bootstrap for linux/arm64 (AWS) and the host (emulator)
+
+# One `go build` per architecture builds all functions in parallel; each
+# binary then moves to <arch>/<function>/bootstrap, the layout the CDK app
+# and the emulator tests expect.
+define build_functions
+	@rm -rf $(BUILD)/.tmp-$(1) && mkdir -p $(BUILD)/.tmp-$(1)
+	GOOS=linux GOARCH=$(2) $(GOBUILD) -o $(BUILD)/.tmp-$(1)/ ./functions/...
+	@for f in $(FUNCTIONS); do mkdir -p $(BUILD)/$(1)/$$f && mv $(BUILD)/.tmp-$(1)/$$f $(BUILD)/$(1)/$$f/bootstrap; done
+	@rm -rf $(BUILD)/.tmp-$(1)
+	@ls -l $(BUILD)/$(1)/*/bootstrap | awk '{printf "  %-40s %6.2f MB\n", $$9, $$5/1048576}'
+endef
+
+build-arm64:
+	$(call build_functions,arm64,arm64)
+
+build-host:
+	$(call build_functions,host,$(shell $(GO) env GOARCH))
 
 .PHONY: demo
 demo: ## replay a whole release day on the simulated AWS
 	$(GO) run ./cmd/kaizen demo
 
 .PHONY: test
-test: deps build ## run everything CI runs: lint, unit, dynalite, emulator, CDK and fuzz tests
+test: deps build-host ## run everything CI runs: lint, unit, dynalite, emulator, CDK and fuzz tests
 	scripts/test.sh
 
 .PHONY: lint
