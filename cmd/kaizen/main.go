@@ -17,12 +17,20 @@ Usage:
   kaizen demo [--json]                      replay a whole release day on the simulated AWS
   kaizen route FILE                         name the function that takes an EventBridge event
   kaizen replay --event FILE [--dry-run]    run one event through its function on the simulated AWS
+  kaizen status [--app A] [--json]          live color, weights, AMI, capacity and health per color, what the release waits for
+  kaizen history [--app A] [--json]         the release ledger
+  kaizen promote|rollback|abort --app A [--dry-run]
+                                            a person's command, through the same checks as the events
+  kaizen images prune --app A --keep N [--dry-run]
+                                            deregister old AMIs (and snapshots) nothing uses
   kaizen envfile render [flags]             render a Secrets Manager JSON secret as an env file
   kaizen alas parse FILE                    one JSON line per advisory of an ALAS feed
   kaizen alas check --feed URL_OR_FILE      what a poll would do, without writing
   kaizen help                               this text
 
 Most commands take --config FILE (default examples/kaizen.json, or $KAIZEN_CONFIG).
+Operator commands use the AWS SDK's usual credentials and --table (or $KAIZEN_TABLE);
+--endpoint and --dynamodb-endpoint point them at "kaizen sim serve" and dynalite.
 `
 
 func main() {
@@ -47,6 +55,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runEnvfile(ctx, rest, stdin, stdout, stderr)
 	case "alas":
 		return runALAS(ctx, rest, stdout, stderr)
+	case "status":
+		return runStatus(ctx, rest, stdout, stderr)
+	case "history":
+		return runHistory(ctx, rest, stdout, stderr)
+	case "images":
+		return runImages(ctx, rest, stdout, stderr)
+	case "promote", "rollback", "abort":
+		return runOperator(ctx, cmd, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -47,9 +47,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, 2, "%s: %v", *file, err)
 	}
-	r := route.Route(e)
-	if r.Function == "" {
-		return printJSON(stdout, stderr, map[string]any{"function": "", "reason": r.Reason})
+	// The pattern alone picks the function, so a malformed detail reaches
+	// its handler and gets the handler's error.
+	fn, _ := route.Match(e)
+	if fn == "" {
+		return printJSON(stdout, stderr, map[string]any{"function": "", "reason": route.Route(e).Reason})
+	}
+	if fn != route.Stage && fn != route.Promote && fn != route.Guard && fn != route.Tick {
+		return fail(stderr, 2, "replay: %s events are not release steps; replay runs stage, promote, guard and tick", fn)
 	}
 	start := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	if t, err := time.Parse(time.RFC3339, e.Time); err == nil {
@@ -65,8 +70,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	l.Cloud.AddImageID(FixtureForeignAMI, "billing-golden-fixture", start.Add(-time.Minute), map[string]string{app.ImageTag.Key: "billing"})
 	l.Deps.DryRun = *dry
 	before := l.Cloud.Mutations()
-	outs, herr := l.Send(ctx, r.Function, raw)
-	report := map[string]any{"function": r.Function, "dryRun": *dry, "outcomes": outs}
+	outs, herr := l.Send(ctx, fn, raw)
+	var plan []string
+	for _, o := range outs {
+		for _, a := range o.Plan.Actions {
+			plan = append(plan, a.String())
+		}
+	}
+	report := map[string]any{"function": fn, "dryRun": *dry, "plan": plan, "outcomes": outs}
 	if *dry {
 		report["applied"] = "nothing (dry run)"
 	} else {
@@ -89,7 +100,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if errors.Is(herr, steps.ErrMalformed) {
 			return fail(stderr, 1, "replay: %v", herr)
 		}
-		return fail(stderr, 1, "replay: %s failed: %v", r.Function, herr)
+		return fail(stderr, 1, "replay: %s failed: %v", fn, herr)
 	}
 	return 0
 }

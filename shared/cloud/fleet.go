@@ -258,7 +258,54 @@ func toImage(i ec2types.Image) release.Image {
 	for _, t := range i.Tags {
 		img.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
+	for _, b := range i.BlockDeviceMappings {
+		if b.Ebs != nil && b.Ebs.SnapshotId != nil {
+			img.Snapshots = append(img.Snapshots, aws.ToString(b.Ebs.SnapshotId))
+		}
+	}
 	return img
+}
+
+// Images lists every AMI tagged for the app, whatever its state.
+func (f *Fleet) Images(ctx context.Context, app *config.App) ([]release.Image, error) {
+	out, err := f.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
+		Owners:  []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + app.ImageTag.Key), Values: []string{app.ImageTag.Value}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe images tagged %s=%s: %w", app.ImageTag.Key, app.ImageTag.Value, err)
+	}
+	imgs := make([]release.Image, 0, len(out.Images))
+	for _, i := range out.Images {
+		imgs = append(imgs, toImage(i))
+	}
+	return imgs, nil
+}
+
+// DeleteImage deregisters an AMI, then deletes its snapshots (a snapshot
+// cannot go while a registered AMI uses it).
+func (f *Fleet) DeleteImage(ctx context.Context, img release.Image) error {
+	if err := f.retry(ctx, "deregister image "+img.ID, func() error {
+		_, err := f.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(img.ID)})
+		if IsNotFound(err) {
+			return nil // already gone: deleting is idempotent
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, s := range img.Snapshots {
+		if err := f.retry(ctx, "delete snapshot "+s, func() error {
+			_, err := f.EC2.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(s)})
+			if IsNotFound(err) {
+				return nil
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Ours reports whether an image carries the app's tag.

@@ -111,7 +111,15 @@ const (
 	EvApproval EventKind = "approval"
 	EvTick     EventKind = "tick"
 	EvAlarm    EventKind = "alarm"
+	// EvOperator is a person's command from the CLI.
+	EvOperator EventKind = "operator"
 )
+
+// Operator is a person's command: promote, rollback or abort.
+type Operator struct {
+	Command string `json:"command"`
+	By      string `json:"by"`
+}
 
 // Approval is a decoded approval action state change.
 type Approval struct {
@@ -138,6 +146,7 @@ type Event struct {
 	Image    *Image    `json:"image,omitempty"`
 	Approval *Approval `json:"approval,omitempty"`
 	Alarm    *Alarm    `json:"alarm,omitempty"`
+	Operator *Operator `json:"operator,omitempty"`
 }
 
 // Decide is the one planner: given the app, the recorded state, the observed
@@ -163,6 +172,10 @@ func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event)
 	case EvAlarm:
 		if ev.Alarm != nil {
 			p.onAlarm(*ev.Alarm)
+		}
+	case EvOperator:
+		if ev.Operator != nil {
+			p.onOperator(*ev.Operator)
 		}
 	}
 	p.reconcile()
@@ -428,6 +441,12 @@ func (p *planner) boundElsewhere(execution string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// refuseOperator answers a person at the CLI; nobody else needs a notice.
+func (p *planner) refuseOperator(why string) {
+	p.plan.Refused = why
+	p.note("refused: %s", why)
 }
 
 func (p *planner) refuse(a Approval, why string) {
@@ -871,6 +890,51 @@ func (p *planner) stepUp(name string) {
 		cp := v.Capacity
 		cp.Desired = min(v.Desired+max(al.Step, 1), v.Max)
 		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &cp, Why: fmt.Sprintf("capacity alarm %s: step %s up by %d", name, c, cp.Desired-v.Desired)})
+	}
+}
+
+// onOperator carries out a person's command. Promote goes through the same
+// checks as a pipeline approval; rollback and abort refuse what does not
+// apply, with a reason.
+func (p *planner) onOperator(o Operator) {
+	rel := p.st.Active
+	who := "operator " + o.By
+	switch o.Command {
+	case "promote":
+		if rel == nil || rel.State != Staged {
+			p.refuseOperator("there is no staged release to promote")
+			return
+		}
+		exec := rel.ApprovalExecution
+		if exec == "" {
+			exec = rel.PipelineExecution
+		}
+		if exec == "" {
+			exec = who
+		}
+		p.onApproval(Approval{Execution: exec, State: "SUCCEEDED", By: o.By})
+	case "rollback":
+		if rel == nil || (rel.State != Baking && rel.Weight == 0) {
+			p.refuseOperator("nothing to roll back: no release is shifting or baking")
+			return
+		}
+		rel.RollbackPending = "rollback by " + who
+		p.rollback(rel, rel.RollbackPending)
+	case "abort":
+		switch {
+		case rel == nil:
+			p.refuseOperator("no release in flight")
+		case rel.State == Staged:
+			p.end(rel, Abandoned, "aborted by "+who)
+			p.notify("aborted "+rel.AMI, "AMI %s was aborted by %s; the %s color goes back to zero.", rel.AMI, who, rel.Color)
+		case rel.State == Promoting && rel.Weight == 0:
+			p.end(rel, Failed, "aborted by "+who+" before cutover")
+			p.notify("aborted "+rel.AMI, "The promotion of AMI %s was aborted by %s before any public traffic moved.", rel.AMI, who)
+		default:
+			p.refuseOperator(fmt.Sprintf("release %s is %s with public traffic on it: use rollback", rel.AMI, rel.State))
+		}
+	default:
+		p.note("unknown operator command %q", o.Command)
 	}
 }
 

@@ -48,6 +48,8 @@ type Image struct {
 	State   string            `json:"state"`
 	Created time.Time         `json:"created"`
 	Tags    map[string]string `json:"tags,omitempty"`
+	// Snapshots back the image's EBS volumes.
+	Snapshots []string `json:"snapshots,omitempty"`
 }
 
 // Capacity is an Auto Scaling group's size.

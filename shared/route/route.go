@@ -199,28 +199,40 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
-// Route finds the function whose generic pattern takes the event and decodes
-// its key fields. It does not consult the app configuration.
-func Route(e Envelope) Result {
+// Match names the function whose pattern takes the event (schedules go to
+// tick, or to alaspoll when its rule fired), without decoding the detail.
+func Match(e Envelope) (function, rule string) {
 	if e.Source == SourceSchedule && e.DetailType == TypeScheduled {
 		for _, r := range e.Resources {
 			if strings.Contains(r, ALASPoll) {
-				return Result{Function: ALASPoll, Rule: "schedule", Fields: map[string]any{"rule": r}}
+				return ALASPoll, "schedule"
 			}
 		}
-		return Result{Function: Tick, Rule: "schedule", Fields: map[string]any{"resources": e.Resources}}
+		return Tick, "schedule"
 	}
 	for _, r := range Rules() {
-		if !r.Pattern.Match(e) {
-			continue
+		if r.Pattern.Match(e) {
+			return r.Function, r.Name
 		}
-		fields, err := Fields(r.Function, e)
-		if err != nil {
-			return Result{Reason: fmt.Sprintf("matches %s/%s but its detail is malformed: %v", r.Function, r.Name, err)}
-		}
-		return Result{Function: r.Function, Rule: r.Name, Fields: fields}
 	}
-	return Result{Reason: why(e)}
+	return "", ""
+}
+
+// Route finds the function whose generic pattern takes the event and decodes
+// its key fields. It does not consult the app configuration.
+func Route(e Envelope) Result {
+	fn, rule := Match(e)
+	switch fn {
+	case "":
+		return Result{Reason: why(e)}
+	case ALASPoll, Tick:
+		return Result{Function: fn, Rule: rule, Fields: map[string]any{"resources": e.Resources}}
+	}
+	fields, err := Fields(fn, e)
+	if err != nil {
+		return Result{Reason: fmt.Sprintf("matches %s/%s but its detail is malformed: %v", fn, rule, err)}
+	}
+	return Result{Function: fn, Rule: rule, Fields: fields}
 }
 
 func why(e Envelope) string {

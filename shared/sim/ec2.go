@@ -15,6 +15,7 @@ import (
 )
 
 type image struct {
+	snapshotDeleted           bool
 	id, name, state, snapshot string
 	created                   time.Time
 	tags                      map[string]string
@@ -263,4 +264,59 @@ func contains(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func (e *EC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, _ ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "ec2", "DeregisterImage", true, in); err != nil {
+		return nil, err
+	}
+	im := c.images[aws.ToString(in.ImageId)]
+	if im == nil || im.state == "deregistered" {
+		return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", aws.ToString(in.ImageId))
+	}
+	im.state = "deregistered"
+	c.done("DeregisterImage")
+	return &ec2.DeregisterImageOutput{Return: aws.Bool(true)}, nil
+}
+
+func (e *EC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, _ ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "ec2", "DeleteSnapshot", true, in); err != nil {
+		return nil, err
+	}
+	id := aws.ToString(in.SnapshotId)
+	for _, im := range c.images {
+		if im.snapshot != id {
+			continue
+		}
+		if im.state != "deregistered" {
+			return nil, notFound("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", id, im.id)
+		}
+		if im.snapshotDeleted {
+			break
+		}
+		im.snapshotDeleted = true
+		c.done("DeleteSnapshot")
+		return &ec2.DeleteSnapshotOutput{}, nil
+	}
+	return nil, notFound("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+}
+
+// Snapshots lists the snapshots not yet deleted.
+func (c *Cloud) Snapshots() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, im := range c.images {
+		if !im.snapshotDeleted {
+			out = append(out, im.snapshot)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

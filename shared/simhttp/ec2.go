@@ -26,6 +26,8 @@ var ec2Ops = map[string]ec2Op{
 	"DescribeImages":                 describeImages,
 	"DescribeLaunchTemplateVersions": describeLaunchTemplateVersions,
 	"CreateLaunchTemplateVersion":    createLaunchTemplateVersion,
+	"DeregisterImage":                deregisterImage,
+	"DeleteSnapshot":                 deleteSnapshot,
 }
 
 // serveEC2 serves an ec2Query request, answered with
@@ -292,4 +294,28 @@ func createLaunchTemplateVersion(ctx context.Context, api cloud.EC2API, p *ec2Pa
 		x.elem("launchTemplateVersion", func() { writeLaunchTemplateVersion(x, v) })
 	}
 	return nil
+}
+
+func deregisterImage(ctx context.Context, api cloud.EC2API, p *ec2Params, x *xmlWriter) error {
+	in := &ec2.DeregisterImageInput{ImageId: p.str("ImageId"), DryRun: p.boolean("DryRun")}
+	if p.err != nil {
+		return p.err
+	}
+	out, err := api.DeregisterImage(ctx, in)
+	if err != nil {
+		return err
+	}
+	if out.Return != nil {
+		x.text("return", strconv.FormatBool(*out.Return))
+	}
+	return nil
+}
+
+func deleteSnapshot(ctx context.Context, api cloud.EC2API, p *ec2Params, x *xmlWriter) error {
+	in := &ec2.DeleteSnapshotInput{SnapshotId: p.str("SnapshotId"), DryRun: p.boolean("DryRun")}
+	if p.err != nil {
+		return p.err
+	}
+	_, err := api.DeleteSnapshot(ctx, in)
+	return err
 }
