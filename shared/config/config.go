@@ -75,16 +75,20 @@ type App struct {
 	WeightSteps []int `json:"weightSteps,omitempty"`
 	StepMinutes int   `json:"stepMinutes,omitempty"`
 	// RetireHoldMinutes keeps a rolled-back color up for investigation.
-	RetireHoldMinutes int           `json:"retireHoldMinutes"`
-	Approval          Approval      `json:"approval"`
-	Rebuild           Rebuild       `json:"rebuild"`
-	Alarms            []Alarm       `json:"alarms,omitempty"`
-	ALAS              ALAS          `json:"alas"`
-	Secret            string        `json:"secret,omitempty"`
-	TopicARN          string        `json:"topicArn"`
-	InstanceRoleARN   string        `json:"instanceRoleArn,omitempty"`
-	AutoPromote       bool          `json:"autoPromote,omitempty"`
-	ChangeWindow      *ChangeWindow `json:"changeWindow,omitempty"`
+	RetireHoldMinutes int      `json:"retireHoldMinutes"`
+	Approval          Approval `json:"approval"`
+	Rebuild           Rebuild  `json:"rebuild"`
+	Alarms            []Alarm  `json:"alarms,omitempty"`
+	ALAS              ALAS     `json:"alas"`
+	Secret            string   `json:"secret,omitempty"`
+	TopicARN          string   `json:"topicArn"`
+	InstanceRoleARN   string   `json:"instanceRoleArn,omitempty"`
+	AutoPromote       bool     `json:"autoPromote,omitempty"`
+	// StagingApp names the app (in this file) that is this app's staging
+	// environment, built from the same AMIs: notifications say whether a
+	// staged AMI is already live and healthy there.
+	StagingApp   string        `json:"stagingApp,omitempty"`
+	ChangeWindow *ChangeWindow `json:"changeWindow,omitempty"`
 	// MinImageAgeDays protects young AMIs from `kaizen images prune`.
 	MinImageAgeDays int `json:"minImageAgeDays,omitempty"`
 }
@@ -472,6 +476,13 @@ func (f *File) Validate() error {
 		}
 		if !severities[a.ALAS.MinSeverity] {
 			add(p+".alas.minSeverity", "must be critical, important, medium or low, got %q", a.ALAS.MinSeverity)
+		}
+		if a.StagingApp != "" {
+			if a.StagingApp == a.Name {
+				add(p+".stagingApp", "an app cannot be its own staging")
+			} else if _, ok := f.App(a.StagingApp); !ok {
+				add(p+".stagingApp", "no app named %q in this file", a.StagingApp)
+			}
 		}
 		arn(p+".topicArn", a.TopicARN, "sns", true)
 		arn(p+".instanceRoleArn", a.InstanceRoleARN, "iam", false)

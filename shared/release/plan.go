@@ -183,6 +183,14 @@ func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event)
 	return p.plan
 }
 
+// withLine prefixes a non-empty line with a newline.
+func withLine(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "\n" + s
+}
+
 // record notes a state change of a release in the plan.
 func (p *planner) moved(r *Release, to State, cause string) {
 	r.move(to, p.now, cause)
@@ -360,9 +368,9 @@ func (p *planner) stage(img Image, cause string) {
 		how += fmt.Sprintf(" with header %s: %s", h.Name, h.Value)
 	}
 	p.notify("staged "+img.ID,
-		"AMI %s (%s) is staged on the %s color.\nTags: %s\nPreview: open the app %s; it reaches %s once %d instance(s) are healthy.\nApprove in pipeline %s, stage %s, action %s.",
+		"AMI %s (%s) is staged on the %s color.\nTags: %s\nPreview: open the app %s; it reaches %s once %d instance(s) are healthy.\nApprove in pipeline %s, stage %s, action %s.%s",
 		img.ID, img.Name, color, strings.Join(tags, ", "), how, color, p.app.PreviewSize,
-		p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action)
+		p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action, withLine(p.obs.Staging.About(img.ID)))
 }
 
 func (p *planner) onApproval(a Approval) {
@@ -460,7 +468,7 @@ func (p *planner) approve(rel *Release, cause string) {
 	p.moved(rel, Promoting, cause)
 	c := p.obs.Color(rel.Color.Other()).Capacity
 	rel.Capacity = &c
-	p.notify("approved "+rel.AMI, "AMI %s (%s) approved: %s grows to the live color's capacity %s; the public moves once enough targets are healthy.", rel.AMI, rel.AMIName, rel.Color, c)
+	p.notify("approved "+rel.AMI, "AMI %s (%s) approved: %s grows to the live color's capacity %s; the public moves once enough targets are healthy.%s", rel.AMI, rel.AMIName, rel.Color, c, withLine(p.obs.Staging.About(rel.AMI)))
 }
 
 // ---- reconcile ----
@@ -622,7 +630,7 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 	if rel.PreviewReadyAt.IsZero() && p.obs.Color(c).Healthy >= p.app.PreviewSize {
 		rel.PreviewReadyAt = p.now
 		p.note("preview of %s ready on %s", rel.AMI, c)
-		p.notify("preview ready "+rel.AMI, "AMI %s (%s) is healthy on the %s color: preview it from the office, then approve or reject in pipeline %s.", rel.AMI, rel.AMIName, c, p.app.Approval.Pipeline)
+		p.notify("preview ready "+rel.AMI, "AMI %s (%s) is healthy on the %s color: preview it from the office, then approve or reject in pipeline %s.%s", rel.AMI, rel.AMIName, c, p.app.Approval.Pipeline, withLine(p.obs.Staging.About(rel.AMI)))
 	}
 	if p.app.AutoPromote && !rel.PreviewReadyAt.IsZero() && rel.Unhealthy == "" {
 		p.approve(rel, "autoPromote: preview healthy")

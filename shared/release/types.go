@@ -219,11 +219,35 @@ type Observed struct {
 	// forwards elsewhere or to several).
 	Preview Color                `json:"preview"`
 	Colors  map[Color]*ColorView `json:"colors"`
+	// Staging is the app's staging environment, when it has one.
+	Staging *StagingView `json:"staging,omitempty"`
+}
+
+// StagingView is what the staging app's public color runs.
+type StagingView struct {
+	App     string `json:"app"`
+	AMI     string `json:"ami"`
+	Healthy int    `json:"healthy"`
+	Desired int    `json:"desired"`
+}
+
+// About says whether ami is live and healthy on staging.
+func (s *StagingView) About(ami string) string {
+	if s == nil {
+		return ""
+	}
+	if s.AMI == ami {
+		if s.Healthy >= s.Desired && s.Desired > 0 {
+			return fmt.Sprintf("Staging (%s): this AMI is live there, %d of %d healthy.", s.App, s.Healthy, s.Desired)
+		}
+		return fmt.Sprintf("Staging (%s): this AMI is live there but only %d of %d are healthy.", s.App, s.Healthy, s.Desired)
+	}
+	return fmt.Sprintf("Staging (%s): NOT live there yet (staging serves %s).", s.App, s.AMI)
 }
 
 // Clone deep-copies an observation.
 func (o Observed) Clone() Observed {
-	c := Observed{Preview: o.Preview, Weights: map[Color]int{}, Colors: map[Color]*ColorView{}}
+	c := Observed{Preview: o.Preview, Weights: map[Color]int{}, Colors: map[Color]*ColorView{}, Staging: o.Staging}
 	for k, v := range o.Weights {
 		c.Weights[k] = v
 	}

@@ -118,15 +118,24 @@ func (d *Deps) stage(ctx context.Context, e route.Envelope) ([]Outcome, error) {
 		log.Warn("ignored: AMI not found in this account", "ami", amiID)
 		return nil, nil
 	}
+	// Staging and production may share their images: every app whose tag
+	// the AMI carries gets it.
+	var outs []Outcome
+	var errs []error
 	for i := range d.Config.Apps {
 		app := &d.Config.Apps[i]
 		if cloud.Ours(app, img) {
 			out, err := d.Run(ctx, app, release.Event{Kind: release.EvImage, ID: e.ID, Image: img})
-			return []Outcome{out}, err
+			outs = append(outs, out)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", app.Name, err))
+			}
 		}
 	}
-	log.Info("ignored: AMI carries no configured app's tag", "ami", amiID, "tags", img.Tags)
-	return nil, nil
+	if len(outs) == 0 {
+		log.Info("ignored: AMI carries no configured app's tag", "ami", amiID, "tags", img.Tags)
+	}
+	return outs, errors.Join(errs...)
 }
 
 func (d *Deps) promote(ctx context.Context, e route.Envelope) ([]Outcome, error) {

@@ -114,6 +114,11 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	if err != nil {
 		return out, fmt.Errorf("observe %s: %w", app.Name, err)
 	}
+	if app.StagingApp != "" && (st.Active == nil || st.Active.State == release.Staged) {
+		// Only while a notification may need it: an approval prompt says
+		// whether the AMI is already live on staging.
+		obs.Staging = d.staging(ctx, app.StagingApp)
+	}
 	out.Observed = obs
 	now := d.now()
 	out.At = now
@@ -193,4 +198,20 @@ func actionStrings(as []release.Action) []string {
 		out = append(out, a.String())
 	}
 	return out
+}
+
+// staging observes the staging app's public color; a failure only loses
+// the line in the notification.
+func (d *Deps) staging(ctx context.Context, name string) *release.StagingView {
+	sa, ok := d.Config.App(name)
+	if !ok {
+		return nil
+	}
+	so, err := d.Fleet.Observe(ctx, sa)
+	if err != nil {
+		d.log().Warn("could not observe the staging app", "app", name, "error", err)
+		return nil
+	}
+	v := so.Color(so.Live())
+	return &release.StagingView{App: name, AMI: v.AMI, Healthy: v.Healthy, Desired: v.Desired}
 }
