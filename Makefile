@@ -72,7 +72,7 @@ synth: deps build ## synthesize the CDK app into cdk.out (no AWS credentials nee
 	npx --no-install cdk synth --quiet
 
 .PHONY: bench
-bench: deps build ## print the benchmark table
+bench: deps build ## print the benchmark table (calls, handler and planner time, sizes, start-up, demo, ALAS)
 	$(GO) run ./cmd/kaizen bench
 
 .PHONY: clean

@@ -26,6 +26,7 @@ Usage:
   kaizen envfile render [flags]             render a Secrets Manager JSON secret as an env file
   kaizen alas parse FILE                    one JSON line per advisory of an ALAS feed
   kaizen alas check --feed URL_OR_FILE      what a poll would do, without writing
+  kaizen bench                              the benchmark table (make bench)
   kaizen help                               this text
 
 Most commands take --config FILE (default examples/kaizen.json, or $KAIZEN_CONFIG).
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runStatus(ctx, rest, stdout, stderr)
 	case "history":
 		return runHistory(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "images":
 		return runImages(ctx, rest, stdout, stderr)
 	case "promote", "rollback", "abort":

@@ -18,6 +18,22 @@ type Scenario struct {
 	Step    func(ctx context.Context, l *Lab) error
 }
 
+// PlannerEvent is the planner's input for a scenario's step, so that the
+// pure planner can be measured alone on the prepared state.
+func (sc Scenario) PlannerEvent(l *Lab) release.Event {
+	switch sc.Name {
+	case "stage":
+		return release.Event{Kind: release.EvImage, ID: "bench", Image: &release.Image{ID: "ami-bench", State: "available", Created: l.Cloud.Now()}}
+	case "approve":
+		return release.Event{Kind: release.EvApproval, ID: "bench", Approval: &release.Approval{Execution: "exec-bench", State: "SUCCEEDED"}}
+	case "rollback":
+		return release.Event{Kind: release.EvAlarm, ID: "bench", Alarm: &release.Alarm{Name: l.guardAlarm(), Role: config.RoleGuard, State: "ALARM", Previous: "OK"}}
+	case "capacity step":
+		return release.Event{Kind: release.EvAlarm, ID: "bench", Alarm: &release.Alarm{Name: l.alarm(config.RoleCapacity), Role: config.RoleCapacity, State: "ALARM", Previous: "OK"}}
+	}
+	return release.Event{Kind: release.EvTick, ID: "bench"}
+}
+
 // Scenarios are the steps whose cost kaizen reports.
 func Scenarios() []Scenario {
 	return []Scenario{

@@ -120,17 +120,7 @@ func BenchmarkPlanner(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ev := release.Event{Kind: release.EvTick, ID: "bench"}
-			switch sc.Name {
-			case "approve":
-				ev = release.Event{Kind: release.EvApproval, ID: "bench", Approval: &release.Approval{Execution: "exec-bench", State: "SUCCEEDED"}}
-			case "rollback":
-				ev = release.Event{Kind: release.EvAlarm, ID: "bench", Alarm: &release.Alarm{Name: l.guardAlarm(), Role: config.RoleGuard, State: "ALARM", Previous: "OK"}}
-			case "capacity step":
-				ev = release.Event{Kind: release.EvAlarm, ID: "bench", Alarm: &release.Alarm{Name: l.alarm(config.RoleCapacity), Role: config.RoleCapacity, State: "ALARM", Previous: "OK"}}
-			case "stage":
-				ev = release.Event{Kind: release.EvImage, ID: "bench", Image: &release.Image{ID: "ami-bench", State: "available", Created: l.Cloud.Now()}}
-			}
+			ev := sc.PlannerEvent(l)
 			now := l.Cloud.Now()
 			for b.Loop() {
 				release.Decide(l.App(), st, obs, now, ev)
