@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -47,8 +48,28 @@ func ReadEnv() (Env, error) {
 	return e, nil
 }
 
-// Deps builds the release-step dependencies from the environment.
-func Deps(ctx context.Context) (*steps.Deps, error) {
+// Setup is what a function builds once at init from its environment, the
+// validated configuration and the SDK configuration.
+type Setup func(ctx context.Context, env Env, cfg *config.File, aws aws.Config) (Handler, error)
+
+// Handler handles one event.
+type Handler func(ctx context.Context, raw json.RawMessage) error
+
+// Serve starts a function: it reads the environment and configuration,
+// builds the SDK configuration (honouring AWS_ENDPOINT_URL), runs setup
+// once, and hands every event to the handler. A broken configuration stops
+// the function at init with the field named.
+func Serve(name string, setup Setup) {
+	slog.SetDefault(lambdacontext.NewLogger())
+	h, err := build(context.Background(), setup)
+	if err != nil {
+		slog.Error("kaizen "+name+" cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+func build(ctx context.Context, setup Setup) (Handler, error) {
 	env, err := ReadEnv()
 	if err != nil {
 		return nil, err
@@ -61,28 +82,25 @@ func Deps(ctx context.Context) (*steps.Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return &steps.Deps{
-		Config: cfg,
-		Fleet: &cloud.Fleet{
-			EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg),
-			ELB: elbv2.NewFromConfig(awsCfg), SNS: sns.NewFromConfig(awsCfg),
-			Attempts: 1, // the SDK's standard retryer already retries
-		},
-		Store: &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table},
-		Log:   slog.Default(),
-	}, nil
+	return setup(ctx, env, cfg, awsCfg)
 }
 
-// Start runs a release-step function: stage, promote or tick.
+// Start runs a release-step function: stage, promote, guard or tick.
 func Start(function string) {
-	slog.SetDefault(lambdacontext.NewLogger())
-	d, err := Deps(context.Background())
-	if err != nil {
-		slog.Error("kaizen "+function+" cannot start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) error {
-		_, err := d.Handle(ctx, function, raw)
-		return err
+	Serve(function, func(_ context.Context, env Env, cfg *config.File, awsCfg aws.Config) (Handler, error) {
+		d := &steps.Deps{
+			Config: cfg,
+			Fleet: &cloud.Fleet{
+				EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg),
+				ELB: elbv2.NewFromConfig(awsCfg), SNS: sns.NewFromConfig(awsCfg),
+				Attempts: 1, // the SDK's standard retryer already retries
+			},
+			Store: &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table},
+			Log:   slog.Default(),
+		}
+		return func(ctx context.Context, raw json.RawMessage) error {
+			_, err := d.Handle(ctx, function, raw)
+			return err
+		}, nil
 	})
 }
