@@ -114,7 +114,7 @@ func TestIAM(t *testing.T) {
 	}
 	want := map[string][]string{
 		route.Stage: reconciler, route.Promote: reconciler, route.Guard: reconciler, route.Tick: reconciler,
-		route.ALASPoll:     append([]string{"ec2:DescribeImages"}, rebuild...),
+		route.ALASPoll:     append([]string{"ec2:DescribeImages", "ssm:GetParameter"}, rebuild...),
 		route.SecretChange: rebuild,
 	}
 
@@ -157,6 +157,10 @@ func TestIAM(t *testing.T) {
 		for _, st := range all {
 			for _, r := range st.resources {
 				if r == "*" || !strings.Contains(r, "*") || slices.Contains(asgs, r) {
+					continue
+				}
+				// AWS's own public parameters (no account in the ARN), read only.
+				if strings.Contains(r, "::parameter/aws/service/ami-amazon-linux-latest/") && slices.Equal(st.actions, []string{"ssm:GetParameter"}) {
 					continue
 				}
 				if len(st.condition) == 0 {

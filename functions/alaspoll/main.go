@@ -16,10 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/alaspoll"
+	"github.com/kaizen-sre/kaizen/shared/alrelease"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
@@ -52,9 +55,16 @@ func setup(ctx context.Context) (*alaspoll.Handler, error) {
 	}
 	db := &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table}
 	builder := &rebuild.Builder{CodeBuild: codebuild.NewFromConfig(awsCfg), CodePipeline: codepipeline.NewFromConfig(awsCfg)}
+	// The Poller asks for the release version only for apps with
+	// alas.amazonLinux "2023", and only when it starts a build: AL2023
+	// repositories are pinned per release, so the build must upgrade with
+	// dnf --releasever (see package alrelease).
+	release := &alrelease.Latest{SSM: ssm.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg)}
 	return &alaspoll.Handler{Config: cfg, Poller: &alas.Poller{
-		Store:     db,
-		Rebuilder: &rebuild.Once{Rebuilder: builder, Claims: db},
-		Notifier:  &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
+		Store:          db,
+		Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: db},
+		Notifier:       &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
+		ReleaseVersion: release.ReleaseVersion,
+		// FirstPollWindow: the default (alas.DefaultFirstPollWindow).
 	}}, nil
 }

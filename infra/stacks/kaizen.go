@@ -140,6 +140,8 @@ var wildcardReasons = map[Scope]string{
 		"the ec2:LaunchTemplate condition limits the grant to launches from the apps' launch templates.",
 	ScopeTagOnLaunch: "Tags on launch apply to instances, volumes and interfaces whose ids do not exist yet; " +
 		"the ec2:CreateAction=RunInstances condition allows tagging only as part of a launch.",
+	ScopeLatestAL2023: "Read-only access to AWS's public parameters under /aws/service/ami-amazon-linux-latest/, which name the newest Amazon Linux AMIs; " +
+		"the release version of AL2023 is read from there.",
 }
 
 // suppressWildcards acknowledges AwsSolutions-IAM5 for exactly the wildcard

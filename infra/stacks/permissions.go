@@ -43,6 +43,9 @@ const (
 	ScopeRebuildProject Scope = "rebuild-project"
 	// ScopeRebuildPipeline is the apps' golden-image pipelines.
 	ScopeRebuildPipeline Scope = "rebuild-pipeline"
+	// ScopeLatestAL2023 is AWS's public parameters that name the newest
+	// Amazon Linux AMIs (alaspoll reads the AL2023 release version there).
+	ScopeLatestAL2023 Scope = "latest-al-parameters"
 )
 
 // Grant is a group of actions a function calls and what they are scoped to.
@@ -189,6 +192,7 @@ var Specs = []FunctionSpec{
 		Grants: append([]Grant{
 			// DescribeImages has no resource-level permissions in IAM.
 			{Sid: "ReadImagePackages", Scope: ScopeNoResourceLevel, Actions: []string{"ec2:DescribeImages"}},
+			{Sid: "ReadLatestAL2023", Scope: ScopeLatestAL2023, Actions: []string{"ssm:GetParameter"}},
 		}, append(slices.Clone(rebuildGrants), notifyGrant, tableGrant)...),
 	},
 	{
@@ -299,6 +303,8 @@ func resources(s Scope, f *config.File, a *config.App, tableARN string) []string
 			return nil
 		}
 		return []string{CodeBuildProjectARN(f, a)}
+	case ScopeLatestAL2023:
+		return []string{fmt.Sprintf("arn:%s:ssm:%s::parameter/aws/service/ami-amazon-linux-latest/*", p, r)}
 	case ScopeRebuildPipeline:
 		if a.Rebuild.Pipeline == "" {
 			return nil

@@ -39,7 +39,31 @@
 // A feed's validators are saved only after everything for that feed and
 // the rebuild decision succeeded, so a broken poll leaves the next one a
 // clean retry. Notifications are sent at most once per advisory: one
-// message per poll that found something new or started a build.
+// message per poll that found something new at or above the app's minimum
+// severity, started a build, or was the first poll of a feed.
+//
+// # The digest
+//
+// Advisories below the app's minimum severity start no build and no
+// message of their own. They are recorded as ActionDigest, and a poll
+// sends one digest message listing all that were recorded since the last
+// digest when the last was sent config.ALAS.DigestHours (default 24) or
+// more ago, or never. So a digest goes out at most once per period, and
+// only when it has something to say; the first advisory below the minimum
+// after a quiet period goes out with the poll that records it. Sending
+// comes before marking (Store.MarkDigested), so a failure repeats a
+// digest rather than losing one.
+//
+// # The first poll of a feed
+//
+// A feed's history goes back to 2011. On the first poll of a feed for an
+// app (no validators saved for it), advisories published more than
+// Poller.FirstPollWindow (default 30 days) earlier are recorded as
+// ActionKnown: taken to be in the image's base AMI, never rebuilt, listed
+// or digested; the message of that poll says how many. Newer ones are
+// decided as usual. Because they are recorded, what a feed held at its
+// first poll is known for good, and anything that appears later is judged
+// on its severity, whatever its date.
 //
 // Run one poller per app at a time (for the Lambda: reserved concurrency
 // 1). Two overlapping polls could both start a build for the same pending

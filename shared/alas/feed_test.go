@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -136,6 +137,80 @@ func TestParseKeepsTitledEmptyChannelAndSkipsDuplicates(t *testing.T) {
 	f, err = Parse(strings.NewReader(`<rss version="2.0"><channel><title>t</title>` + item + item + `</channel></rss>`))
 	if err != nil || len(f.Advisories) != 1 || len(f.Skipped) != 1 || !strings.Contains(f.Skipped[0].Error(), "duplicate advisory id") {
 		t.Fatalf("duplicates: %+v, %v", f, err)
+	}
+}
+
+func TestHidePubDates(t *testing.T) {
+	const d = "Tue, 14 Jan 2025 22:47:00 GMT"
+	item := func(pub string) string { return "<item><title>ALAS2-2025-3025 (low): a</title>" + pub + "</item>" }
+	for _, tc := range []struct {
+		name, doc string
+		hidden    bool
+	}{
+		{"plain", item("<pubDate>"+d+"</pubDate>") + item("<pubDate> "+d+" </pubDate>"), true},
+		{"channel date too", "<channel><pubDate>" + d + "</pubDate>" + item("<pubDate>"+d+"</pubDate>"), true},
+		{"entities in the text", item("<pubDate>Tue, 14 Jan 2025 22:47:00 &#71;MT</pubDate>"), true},
+		{"markup spelt in CDATA and comments is not a tag", "<!-- <pubDate> --><title><![CDATA[<pubDate>x]]></title>" + item("<pubDate>"+d+"</pubDate>"), true},
+		{"none", item(""), false},
+		{"CDATA inside", item("<pubDate>"+d+"</pubDate>") + item("<pubDate><![CDATA["+d+"]]></pubDate>"), false},
+		{"attribute", item("<pubDate>"+d+"</pubDate>") + item(`<pubDate x="1">`+d+"</pubDate>"), false},
+		{"other case", item("<pubDate>"+d+"</pubDate>") + item("<pubdate>"+d+"</pubdate>"), false},
+		{"prefix", item("<pubDate>"+d+"</pubDate>") + item("<rss:pubDate>"+d+"</rss:pubDate>"), false},
+		{"empty element", item("<pubDate>"+d+"</pubDate>") + item("<pubDate/>"), false},
+		{"nested markup", item("<pubDate>" + d + "<b/></pubDate>"), false},
+		{"lone end tag", item("</pubDate>"), false},
+		{"unterminated", item("<pubDate>" + d), false},
+		{"unterminated CDATA", item("<pubDate>"+d+"</pubDate>") + "<![CDATA[", false},
+		{"hidden name already used", item("<pubDate>"+d+"</pubDate>") + "<kzPubDt>x</kzPubDt>", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := []byte(tc.doc)
+			orig := bytes.Clone(in)
+			out := hidePubDates(in)
+			if !bytes.Equal(in, orig) {
+				t.Fatal("hidePubDates modified its input")
+			}
+			if !tc.hidden {
+				if &out[0] != &in[0] {
+					t.Fatalf("want b itself back, got %s", out)
+				}
+				return
+			}
+			want := strings.ReplaceAll(tc.doc, "<pubDate>"+d, "<"+hiddenPubDate+">"+d) // only real tags
+			want = strings.ReplaceAll(want, "<pubDate> "+d, "<"+hiddenPubDate+"> "+d)
+			want = strings.ReplaceAll(want, "<pubDate>Tue, 14 Jan 2025 22:47:00 &#71;MT", "<"+hiddenPubDate+">Tue, 14 Jan 2025 22:47:00 &#71;MT")
+			want = strings.ReplaceAll(want, "</pubDate>", "</"+hiddenPubDate+">")
+			if string(out) != want {
+				t.Fatalf("got  %s\nwant %s", out, want)
+			}
+		})
+	}
+}
+
+// TestParsePubDateForms: whether or not the dates can be hidden from
+// gofeed, every form of pubDate gofeed understands gives the same result.
+func TestParsePubDateForms(t *testing.T) {
+	const d = "Tue, 14 Jan 2025 22:47:00 GMT"
+	want := time.Date(2025, 1, 14, 22, 47, 0, 0, time.UTC)
+	for _, pub := range []string{
+		"<pubDate>" + d + "</pubDate>",
+		"<pubDate><![CDATA[" + d + "]]></pubDate>",
+		"<pubdate>" + d + "</pubdate>",
+		`<pubDate type="text">` + d + "</pubDate>",
+		"<pubDate>\n " + d + "\n</pubDate>",
+	} {
+		doc := `<rss version="2.0"><channel><title>t</title>` +
+			"<item><title>ALAS2-2025-0001 (low): a</title><pubDate>" + d + "</pubDate></item>" +
+			"<item><title>ALAS2-2025-0002 (low): a</title>" + pub + "</item></channel></rss>"
+		f, err := Parse(strings.NewReader(doc))
+		if err != nil || len(f.Advisories) != 2 || len(f.Skipped) != 0 {
+			t.Fatalf("%s: %+v, %v", pub, f, err)
+		}
+		for _, a := range f.Advisories {
+			if !a.Published.Equal(want) {
+				t.Errorf("%s: %s published %v, want %v", pub, a.ID, a.Published, want)
+			}
+		}
 	}
 }
 
@@ -303,13 +378,35 @@ func FuzzParse(f *testing.F) {
 		`<!DOCTYPE r [<!ENTITY a "aa">]><rss><channel><title>&a;</title></channel></rss>`,
 		`<!doctype html><html><body>503</body></html>`,
 		`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><item><title>ALAS2-2025-3025 (low)</title></item></rdf:RDF>`,
+		`<rss><channel><title>t</title><item><title>ALAS2-2025-3025 (low): a</title><pubDate>Tue, 14 Jan 2025 22:47:00 GMT</pubDate><pubDate><![CDATA[Tue, 14 Jan 2025 22:48:00 GMT]]></pubDate></item></channel></rss>`,
+		`<rss><channel><title>t</title><item><title>ALAS2-2025-3025 (low): a</title><PUBDATE>Tue, 14 Jan 2025 22:47:00 PST</PUBDATE><!-- <pubDate>x</pubDate> --><pubDate>Tue, 14 Jan 2025 22:47:00 +0100</pubDate></item></channel></rss>`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		feed, err := Parse(bytes.NewReader(doc))
+		// Hiding the dates from gofeed (hidePubDates) must not change what
+		// is accepted, skipped or parsed. Only text can differ: markup that
+		// spells a pubDate element inside another element's text (a
+		// link's, say) is renamed too, and an item skipped for such a
+		// title quotes it in its error.
+		slow, slowErr := parseDoc(doc, false)
+		if (err == nil) != (slowErr == nil) {
+			t.Fatalf("with hidden dates: %v; without: %v", err, slowErr)
+		}
 		if err != nil {
 			return
+		}
+		if len(feed.Skipped) != len(slow.Skipped) || len(feed.Advisories) != len(slow.Advisories) {
+			t.Fatalf("with hidden dates: %d advisories, %d skipped; without: %d, %d",
+				len(feed.Advisories), len(feed.Skipped), len(slow.Advisories), len(slow.Skipped))
+		}
+		for i, a := range feed.Advisories {
+			b := slow.Advisories[i]
+			a.URL, b.URL = "", ""
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("with hidden dates: %+v\nwithout: %+v", a, b)
+			}
 		}
 		for _, a := range feed.Advisories {
 			if !ValidID(a.ID) || SeverityRank(a.Severity) == 0 {

@@ -167,10 +167,21 @@ func (f *fakeNotifier) Notify(_ context.Context, _ *config.App, subject, message
 	return nil
 }
 
-func (f *fakeNotifier) sent() []note {
+// sent returns the poll messages; digests the digest messages.
+func (f *fakeNotifier) sent() []note { return f.filter(false) }
+
+func (f *fakeNotifier) digests() []note { return f.filter(true) }
+
+func (f *fakeNotifier) filter(digest bool) []note {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.notes)
+	var out []note
+	for _, n := range f.notes {
+		if strings.Contains(n.Subject, ": security digest, ") == digest {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // failingStore fails RecordAdvisory after okRecords successful calls.
@@ -180,7 +191,7 @@ type failingStore struct {
 	okRecords int
 }
 
-func (s *failingStore) RecordAdvisory(ctx context.Context, app string, a alas.Advisory, digest bool) (bool, error) {
+func (s *failingStore) RecordAdvisory(ctx context.Context, app string, a alas.Advisory, action alas.Action) (bool, error) {
 	s.mu.Lock()
 	n := s.okRecords
 	s.okRecords--
@@ -188,25 +199,29 @@ func (s *failingStore) RecordAdvisory(ctx context.Context, app string, a alas.Ad
 	if n <= 0 {
 		return false, fmt.Errorf("ProvisionedThroughputExceededException")
 	}
-	return s.Store.RecordAdvisory(ctx, app, a, digest)
+	return s.Store.RecordAdvisory(ctx, app, a, action)
 }
 
-// rig is a poller wired to fakes and a MemStore.
+// rig is a poller wired to fakes and a MemStore, at a fixed time (see
+// now). The first-poll window is off, so that the first poll takes the
+// whole test feed as new; the window's own tests turn it on.
 type rig struct {
 	store    *alas.MemStore
 	rebuild  *fakeRebuilder
 	notifier *fakeNotifier
 	poller   *alas.Poller
 	app      *config.App
+	now      time.Time // what poller.Now returns
 }
 
 func newRig(feeds ...string) *rig {
-	r := &rig{store: &alas.MemStore{}, rebuild: &fakeRebuilder{}, notifier: &fakeNotifier{}}
+	r := &rig{store: &alas.MemStore{}, rebuild: &fakeRebuilder{}, notifier: &fakeNotifier{}, now: time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC)}
 	r.poller = &alas.Poller{
 		Store: r.store, Rebuilder: r.rebuild, Notifier: r.notifier,
-		Fetcher: &alas.Fetcher{Timeout: 5 * time.Second},
-		Now:     func() time.Time { return time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC) },
-		Log:     slog.New(slog.DiscardHandler),
+		Fetcher:         &alas.Fetcher{Timeout: 5 * time.Second},
+		Now:             func() time.Time { return r.now },
+		Log:             slog.New(slog.DiscardHandler),
+		FirstPollWindow: -1,
 	}
 	r.app = &config.App{Name: "web", ALAS: config.ALAS{AmazonLinux: "2", Feeds: feeds, MinSeverity: "important"}}
 	return r

@@ -2,9 +2,11 @@ package alas
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // MemStore is an in-memory Store for tests and the local demo. The zero
@@ -13,14 +15,16 @@ type MemStore struct {
 	mu         sync.Mutex
 	validators map[[2]string]Validators
 	records    map[string]map[string]*Record // app → advisory id
+	lastDigest map[string]time.Time          // app → time
 	writes     int
 }
 
 // Record is what MemStore keeps per app and advisory.
 type Record struct {
 	Advisory Advisory
-	Digest   bool
-	BuildID  string // set by MarkRebuilt
+	Action   Action    // ActionRebuild, ActionDigest or ActionKnown
+	BuildID  string    // set by MarkRebuilt
+	Digested time.Time // set by MarkDigested
 }
 
 var _ Store = (*MemStore)(nil)
@@ -46,7 +50,10 @@ func (s *MemStore) PutFeedValidators(_ context.Context, app, url string, v Valid
 
 // RecordAdvisory implements Store. Every call counts as a write, as a
 // conditional put does in DynamoDB whether or not its condition holds.
-func (s *MemStore) RecordAdvisory(_ context.Context, app string, a Advisory, digest bool) (bool, error) {
+func (s *MemStore) RecordAdvisory(_ context.Context, app string, a Advisory, action Action) (bool, error) {
+	if !action.Recordable() {
+		return false, fmt.Errorf("record %s for %s: action %q is not rebuild, digest or known", a.ID, app, action)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
@@ -63,22 +70,34 @@ func (s *MemStore) RecordAdvisory(_ context.Context, app string, a Advisory, dig
 	}
 	a.Packages = slices.Clone(a.Packages) // the caller keeps its slices
 	a.CVEs = slices.Clone(a.CVEs)
-	m[a.ID] = &Record{Advisory: a, Digest: digest}
+	m[a.ID] = &Record{Advisory: a, Action: action}
 	return true, nil
 }
 
 // PendingAdvisories implements Store.
 func (s *MemStore) PendingAdvisories(_ context.Context, app string) ([]Advisory, error) {
+	return s.advisories(app, func(r *Record) bool { return r.Action == ActionRebuild && r.BuildID == "" }), nil
+}
+
+// DigestAdvisories implements Store.
+func (s *MemStore) DigestAdvisories(_ context.Context, app string) ([]Advisory, error) {
+	return s.advisories(app, func(r *Record) bool { return r.Action == ActionDigest && r.Digested.IsZero() }), nil
+}
+
+func (s *MemStore) advisories(app string, keep func(*Record) bool) []Advisory {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Advisory
 	for _, r := range s.records[app] {
-		if !r.Digest && r.BuildID == "" {
-			out = append(out, r.Advisory)
+		if keep(r) {
+			a := r.Advisory
+			a.Packages = slices.Clone(a.Packages)
+			a.CVEs = slices.Clone(a.CVEs)
+			out = append(out, a)
 		}
 	}
 	slices.SortFunc(out, func(a, b Advisory) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	return out
 }
 
 // MarkRebuilt implements Store.
@@ -92,6 +111,34 @@ func (s *MemStore) MarkRebuilt(_ context.Context, app string, ids []string, buil
 		}
 	}
 	return nil
+}
+
+// MarkDigested implements Store. The time is kept to the millisecond, as
+// the DynamoDB store keeps it.
+func (s *MemStore) MarkDigested(_ context.Context, app string, ids []string, at time.Time) error {
+	at = at.Truncate(time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	for _, id := range ids {
+		if r, ok := s.records[app][id]; ok && r.Action == ActionDigest {
+			r.Digested = at
+		}
+	}
+	if s.lastDigest == nil {
+		s.lastDigest = map[string]time.Time{}
+	}
+	if at.After(s.lastDigest[app]) {
+		s.lastDigest[app] = at
+	}
+	return nil
+}
+
+// LastDigest implements Store.
+func (s *MemStore) LastDigest(_ context.Context, app string) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastDigest[app], nil
 }
 
 // Writes counts the write calls so far, so tests can assert that an

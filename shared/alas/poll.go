@@ -20,16 +20,30 @@ type Store interface {
 	// zero Validators if there are none.
 	FeedValidators(ctx context.Context, app, url string) (Validators, error)
 	PutFeedValidators(ctx context.Context, app, url string, v Validators) error
-	// RecordAdvisory records a for app once (a conditional write); first is
-	// true only for the caller that recorded it. digest marks an advisory
-	// below the app's minimum severity: it is reported but never pending.
-	RecordAdvisory(ctx context.Context, app string, a Advisory, digest bool) (first bool, err error)
-	// PendingAdvisories returns the app's recorded advisories that are not
-	// digest-only and not yet marked rebuilt, sorted by ID.
+	// RecordAdvisory records a for app once (a conditional write), with the
+	// action the policy decided for it: ActionRebuild (pending until
+	// MarkRebuilt), ActionDigest (waiting for the next digest) or
+	// ActionKnown (nothing to do); any other action is an error and records
+	// nothing. first is true only for the caller that recorded it; a later
+	// call never changes what was recorded.
+	RecordAdvisory(ctx context.Context, app string, a Advisory, action Action) (first bool, err error)
+	// PendingAdvisories returns the app's ActionRebuild advisories not yet
+	// marked rebuilt, sorted by ID.
 	PendingAdvisories(ctx context.Context, app string) ([]Advisory, error)
 	// MarkRebuilt marks ids as included in build buildID. Unknown ids are
 	// ignored.
 	MarkRebuilt(ctx context.Context, app string, ids []string, buildID string) error
+	// DigestAdvisories returns the app's ActionDigest advisories not yet
+	// marked digested, sorted by ID.
+	DigestAdvisories(ctx context.Context, app string) ([]Advisory, error)
+	// MarkDigested marks ids as sent in the digest of time at, and records
+	// at as the app's last digest time unless a later one is recorded
+	// already (even when ids is empty). Unknown ids and ids not recorded as
+	// ActionDigest are ignored.
+	MarkDigested(ctx context.Context, app string, ids []string, at time.Time) error
+	// LastDigest returns the time of the app's last digest, to the
+	// millisecond, or the zero time if none was ever sent.
+	LastDigest(ctx context.Context, app string) (time.Time, error)
 }
 
 // Rebuilder starts golden-image builds (CodeBuild project or pipeline, per
@@ -59,10 +73,29 @@ type Poller struct {
 	Log       *slog.Logger     // default slog.Default()
 
 	// MaxAge, if set, ignores advisories published more than MaxAge before
-	// Now. Without it the first poll of a new app treats the feed's whole
-	// history as new: harmless for yum, but a very long build variable and
-	// notification.
+	// Now, on every poll: they are not even recorded. Usually unset;
+	// FirstPollWindow is what keeps the first poll of a new app from
+	// rebuilding the feed's whole history.
 	MaxAge time.Duration
+
+	// FirstPollWindow decides what the first poll of a feed for an app
+	// (no validators saved for it yet, so no poll of it ever completed)
+	// does with the feed's history: advisories published more than
+	// FirstPollWindow before Now are recorded as ActionKnown (even those
+	// the package filter or MaxAge would ignore), so they are never new,
+	// rebuilt, notified one by one or digested; newer ones are decided as
+	// on any poll. Without this, adding an app (or switching it
+	// to another Amazon Linux) would start one build with every advisory
+	// since 2011 and announce them all. The assumption behind it: the
+	// image is built from a base AMI at most FirstPollWindow old, which
+	// contains the fixes published before it. Zero means
+	// DefaultFirstPollWindow; a negative value turns the window off (the
+	// whole history is new).
+	//
+	// Because the record is kept, an advisory that appears in the feed
+	// only later, whatever its date, is judged normally then: the window
+	// applies to what the feed held at the first poll, not to dates.
+	FirstPollWindow time.Duration
 
 	// Manifest, if set, returns the package names in the app's current
 	// image. With app.ALAS.PackagesOnly, advisories that list packages none
@@ -76,9 +109,20 @@ type Poller struct {
 	// `dnf upgrade` in the image build does not see packages released later,
 	// including the fixes the advisory is about; the build needs
 	// `dnf upgrade --releasever=<version>`. AL1 and AL2 repositories are
-	// not versioned, so the value is only asked for and passed for "2023".
+	// not versioned, so the value is only asked for and passed for "2023",
+	// and only when a build is about to start. alrelease.Latest provides it
+	// from the newest AL2023 AMI.
 	ReleaseVersion func(ctx context.Context) (string, error)
 }
+
+// DefaultFirstPollWindow is the FirstPollWindow used when it is zero. Amazon
+// Linux base AMIs are refreshed every few weeks, so an image built from a
+// current one holds the fixes of the advisories published a month earlier.
+const DefaultFirstPollWindow = 30 * 24 * time.Hour
+
+// DefaultDigestHours is the digest period when config.ALAS.DigestHours is
+// not set (config.Load sets the same default).
+const DefaultDigestHours = 24
 
 // Report says what one poll did.
 type Report struct {
@@ -88,9 +132,12 @@ type Report struct {
 	Unchanged int // feeds answered 304 or with the same bytes as last time
 	Failed    int // feeds that could not be fetched, parsed or recorded
 	// New are advisories recorded by this poll at or above the minimum
-	// severity; Digest those below it.
-	New     []Advisory
-	Digest  []Advisory
+	// severity; Digest those below it, which wait for the next digest.
+	New    []Advisory
+	Digest []Advisory
+	// Known counts the advisories the first poll of a feed recorded as
+	// ActionKnown (see Poller.FirstPollWindow).
+	Known   int
 	Ignored int     // advisories the policy ignored (too old, not our packages)
 	Skipped []error // malformed items, one *ItemError each
 
@@ -102,7 +149,12 @@ type Report struct {
 	// poll, and WaitReason says why.
 	Waiting    []string
 	WaitReason string
-	Notified   bool
+	Notified   bool // the poll's message was sent
+
+	// DigestSent lists the advisories of the digest this poll sent, by
+	// severity (highest first), then ID; empty when no digest was due or
+	// there was nothing to digest.
+	DigestSent []string
 }
 
 // Poll checks every feed of app once. Errors for single feeds do not stop
@@ -157,10 +209,12 @@ func (p *Poller) Poll(ctx context.Context, app *config.App) (Report, error) {
 		}
 	}
 
-	// Only news is notified. A failure on an otherwise quiet poll is
-	// returned as the error (and alarmed on as a Lambda error), not repeated
-	// to people every half hour.
-	if len(rep.New)+len(rep.Digest) > 0 || rep.RebuildID != "" {
+	// Only news is notified: advisories at or above the minimum severity,
+	// a build started, or the history a first poll took as known. Advisories
+	// below it go into the digest instead. A failure on an otherwise quiet
+	// poll is returned as the error (and alarmed on as a Lambda error), not
+	// repeated to people every half hour.
+	if len(rep.New) > 0 || rep.RebuildID != "" || rep.Known > 0 {
 		subject, msg := notification(app, &rep, rebuildErr)
 		if err := p.Notifier.Notify(ctx, app, subject, msg); err != nil {
 			errs = append(errs, fmt.Errorf("alas: notify: %w", err))
@@ -168,9 +222,12 @@ func (p *Poller) Poll(ctx context.Context, app *config.App) (Report, error) {
 			rep.Notified = true
 		}
 	}
+	if err := run.digest(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	log.Info("alas poll done", "feeds", rep.Feeds, "fetched", rep.Fetched, "unchanged", rep.Unchanged,
-		"failed", rep.Failed, "new", len(rep.New), "digest", len(rep.Digest), "skipped", len(rep.Skipped),
-		"rebuild", rep.RebuildID, "waiting", len(rep.Waiting))
+		"failed", rep.Failed, "new", len(rep.New), "digest", len(rep.Digest), "known", rep.Known, "skipped", len(rep.Skipped),
+		"rebuild", rep.RebuildID, "waiting", len(rep.Waiting), "digestSent", len(rep.DigestSent))
 	return rep, errors.Join(errs...)
 }
 
@@ -183,7 +240,8 @@ type pollRun struct {
 	minSev string
 	since  time.Time
 
-	pol *policy // built on the first changed feed: the manifest is only fetched when needed
+	pol         *policy   // built on the first changed feed: the manifest is only fetched when needed
+	knownCutoff time.Time // see knownBefore
 }
 
 // feed processes one feed. It returns the validators to save once the whole
@@ -216,14 +274,24 @@ func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error
 	if err != nil {
 		return Validators{}, false, wrap("package manifest", err)
 	}
+	// No validators: no poll of this feed for this app ever completed, so
+	// this is its first poll (or a retry of a first poll that failed).
+	var known time.Time
+	if prev == (Validators{}) {
+		known = r.knownBefore()
+	}
 	for _, a := range f.Advisories {
-		d := pol.decide(a)
-		if d.Action == ActionIgnore {
-			r.rep.Ignored++
-			continue
+		// Everything older than the window is known, whatever the policy
+		// would say: an old advisory ignored now for a package the image
+		// lacks must not start a build when the manifest later gains it.
+		action := ActionKnown
+		if known.IsZero() || !a.Published.Before(known) {
+			if action = pol.decide(a).Action; action == ActionIgnore {
+				r.rep.Ignored++
+				continue
+			}
 		}
-		digest := d.Action == ActionDigest
-		first, err := r.p.Store.RecordAdvisory(ctx, r.app.Name, a, digest)
+		first, err := r.p.Store.RecordAdvisory(ctx, r.app.Name, a, action)
 		if err != nil {
 			// What was recorded so far stays recorded and is already in
 			// the report, so it is still notified and (if pending) rebuilt.
@@ -231,13 +299,35 @@ func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error
 		}
 		switch {
 		case !first:
-		case digest:
+		case action == ActionKnown:
+			r.rep.Known++
+		case action == ActionDigest:
 			r.rep.Digest = append(r.rep.Digest, a)
 		default:
 			r.rep.New = append(r.rep.New, a)
 		}
 	}
+	if r.rep.Known > 0 {
+		r.log.Info("first poll of the feed: older advisories recorded as known, not rebuilt",
+			"feed", url, "known", r.rep.Known, "before", known)
+	}
 	return res.Validators, true, nil
+}
+
+// knownBefore returns the cutoff of Poller.FirstPollWindow, or the zero
+// time when the window is off.
+func (r *pollRun) knownBefore() time.Time {
+	w := r.p.FirstPollWindow
+	switch {
+	case w < 0:
+		return time.Time{}
+	case w == 0:
+		w = DefaultFirstPollWindow
+	}
+	if r.knownCutoff.IsZero() {
+		r.knownCutoff = r.p.now().Add(-w)
+	}
+	return r.knownCutoff
 }
 
 func (r *pollRun) policy(ctx context.Context) (*policy, error) {
@@ -318,6 +408,59 @@ func (r *pollRun) rebuild(ctx context.Context) error {
 	return nil
 }
 
+// digest sends the app's digest when one is due: the last was sent
+// config.ALAS.DigestHours or more ago (or never), and advisories below the
+// minimum severity have been recorded since. It sends one message listing
+// them all, then marks them digested and records the time.
+//
+// Delivery is at least once: if marking fails after the message went out,
+// the next poll sends the same advisories again, rather than risk a digest
+// that never arrives. Two overlapping polls (see the package doc) could
+// both send it.
+func (r *pollRun) digest(ctx context.Context) error {
+	name := r.app.Name
+	every := time.Duration(r.app.ALAS.DigestHours) * time.Hour
+	if every <= 0 {
+		every = DefaultDigestHours * time.Hour
+	}
+	now := r.p.now()
+	last, err := r.p.Store.LastDigest(ctx, name)
+	if err != nil {
+		return fmt.Errorf("alas: app %s: last digest: %w", name, err)
+	}
+	if !last.IsZero() && now.Sub(last) < every {
+		return nil
+	}
+	as, err := r.p.Store.DigestAdvisories(ctx, name)
+	if err != nil {
+		return fmt.Errorf("alas: app %s: digest advisories: %w", name, err)
+	}
+	if len(as) == 0 {
+		// Nothing is written either: the next advisory below the minimum
+		// goes out on the poll that records it, and then the clock runs.
+		return nil
+	}
+	slices.SortFunc(as, func(a, b Advisory) int {
+		if c := SeverityRank(b.Severity) - SeverityRank(a.Severity); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	subject, msg := digestMessage(r.app, as, last)
+	if err := r.p.Notifier.Notify(ctx, r.app, subject, msg); err != nil {
+		return fmt.Errorf("alas: app %s: notify digest: %w", name, err)
+	}
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.ID
+	}
+	r.rep.DigestSent = ids
+	if err := r.p.Store.MarkDigested(ctx, name, ids, now); err != nil {
+		return fmt.Errorf("alas: app %s: digest of %d advisories sent but marking them failed (the next poll sends them again): %w", name, len(ids), err)
+	}
+	return nil
+}
+
 func (p *Poller) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
@@ -348,27 +491,14 @@ const maxListed = 100
 func notification(app *config.App, rep *Report, rebuildErr error) (subject, msg string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "App: %s\n", app.Name)
-	list := func(title string, as []Advisory) {
-		if len(as) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n%s (%d):\n", title, len(as))
-		for i, a := range as {
-			if i == maxListed {
-				fmt.Fprintf(&b, "  ... and %d more\n", len(as)-maxListed)
-				break
-			}
-			fmt.Fprintf(&b, "  %s  %s  %s\n", a.ID, a.Severity, strings.Join(a.Packages, ", "))
-			if len(a.CVEs) > 0 {
-				fmt.Fprintf(&b, "    %s\n", strings.Join(a.CVEs, ", "))
-			}
-			if a.URL != "" {
-				fmt.Fprintf(&b, "    %s\n", a.URL)
-			}
-		}
+	listAdvisories(&b, fmt.Sprintf("New advisories at or above %s", app.ALAS.MinSeverity), rep.New)
+	if n := len(rep.Digest); n > 0 {
+		fmt.Fprintf(&b, "\n%d new %s below %s: no rebuild, listed in the next digest.\n", n, plural(n, "advisory", "advisories"), app.ALAS.MinSeverity)
 	}
-	list(fmt.Sprintf("New advisories at or above %s", app.ALAS.MinSeverity), rep.New)
-	list(fmt.Sprintf("New advisories below %s (digest only, no rebuild)", app.ALAS.MinSeverity), rep.Digest)
+	if rep.Known > 0 {
+		fmt.Fprintf(&b, "\nFirst poll: %d older %s already in the feed were recorded as known, not rebuilt"+
+			" (taken to be in the image's base AMI; see the alaspoll first-poll window).\n", rep.Known, plural(rep.Known, "advisory", "advisories"))
+	}
 
 	b.WriteString("\nRebuild: ")
 	var state string
@@ -399,20 +529,61 @@ func notification(app *config.App, rep *Report, rebuildErr error) (subject, msg 
 		fmt.Fprintf(&b, "%d of %d feeds failed (see the poller's log); the next poll retries them.\n", rep.Failed, rep.Feeds)
 	}
 
-	n := len(rep.New) + len(rep.Digest)
-	noun := "advisories"
-	if n == 1 {
-		noun = "advisory"
-	}
-	top := ""
-	if len(rep.New) > 0 {
-		top = " (highest " + highest(rep.New) + ")"
-	}
-	subject = fmt.Sprintf("kaizen %s: %d new security %s%s, %s", app.Name, n, noun, top, state)
-	if n == 0 {
+	n := len(rep.New)
+	switch {
+	case n > 0:
+		subject = fmt.Sprintf("kaizen %s: %d new security %s (highest %s), %s", app.Name, n, plural(n, "advisory", "advisories"), highest(rep.New), state)
+	case rep.Known > 0 && rep.RebuildID == "" && len(rep.Waiting) == 0:
+		subject = fmt.Sprintf("kaizen %s: first security advisory poll, %d known, %s", app.Name, rep.Known, state)
+	default:
 		subject = fmt.Sprintf("kaizen %s: security advisories, %s", app.Name, state)
 	}
 	return clipSubject(subject), b.String()
+}
+
+// digestMessage renders the digest of as, which are sorted already. last
+// is the previous digest's time, or zero.
+func digestMessage(app *config.App, as []Advisory, last time.Time) (subject, msg string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "App: %s\n", app.Name)
+	since := "since kaizen started watching"
+	if !last.IsZero() {
+		since = "since the last digest (" + last.UTC().Format(time.RFC3339) + ")"
+	}
+	listAdvisories(&b, fmt.Sprintf("Advisories below %s recorded %s", app.ALAS.MinSeverity, since), as)
+	fmt.Fprintf(&b, "\nThese are below the app's minimum severity (%s) and start no rebuild.\n", app.ALAS.MinSeverity)
+	n := len(as)
+	subject = fmt.Sprintf("kaizen %s: security digest, %d %s below %s (highest %s)", app.Name, n, plural(n, "advisory", "advisories"), app.ALAS.MinSeverity, highest(as))
+	return clipSubject(subject), b.String()
+}
+
+// listAdvisories writes a titled list of as (nothing if as is empty), at
+// most maxListed of them.
+func listAdvisories(b *strings.Builder, title string, as []Advisory) {
+	if len(as) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n%s (%d):\n", title, len(as))
+	for i, a := range as {
+		if i == maxListed {
+			fmt.Fprintf(b, "  ... and %d more\n", len(as)-maxListed)
+			break
+		}
+		fmt.Fprintf(b, "  %s  %s  %s\n", a.ID, a.Severity, strings.Join(a.Packages, ", "))
+		if len(a.CVEs) > 0 {
+			fmt.Fprintf(b, "    %s\n", strings.Join(a.CVEs, ", "))
+		}
+		if a.URL != "" {
+			fmt.Fprintf(b, "    %s\n", a.URL)
+		}
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func joinCapped(ids []string) string {

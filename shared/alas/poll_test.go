@@ -418,27 +418,6 @@ func TestPollPolicy(t *testing.T) {
 	}
 }
 
-func TestPollDigestOnlyNotifiesWithoutRebuild(t *testing.T) {
-	feed := testdata(t, "al2.rss")
-	srv := newFeedServer(t, withETag, feed)
-	r := newRig(srv.URL)
-	if _, err := r.poll(t); err != nil {
-		t.Fatal(err)
-	}
-	srv.set(withItem(feed, "ALAS2-2025-3031 (low): less", "CVE-2024-32487", "Mon, 20 Jan 2025 08:00:00 GMT"))
-	rep, err := r.poll(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.rebuild.calls()) != 1 || rep.RebuildID != "" || !slices.Equal(ids(rep.Digest), []string{"ALAS2-2025-3031"}) {
-		t.Fatalf("a low advisory started a build: %+v", r.rebuild.calls())
-	}
-	n := r.notifier.sent()[1]
-	if !strings.Contains(n.Message, "ALAS2-2025-3031") || !strings.Contains(n.Message, "digest only") || !strings.Contains(n.Subject, "no rebuild needed") {
-		t.Fatalf("notification: %+v", n)
-	}
-}
-
 func TestPollAmazonLinux2023ReleaseVersion(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

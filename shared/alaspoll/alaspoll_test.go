@@ -59,6 +59,9 @@ func newRig(t *testing.T) *rig {
 		Rebuilder: &rebuild.Once{Rebuilder: &rebuild.Builder{CodeBuild: r.cloud.CodeBuild()}, Claims: &rebuild.MemClaims{}, Log: quiet},
 		Notifier:  &cloud.Fleet{SNS: r.cloud.SNS(), Attempts: 1},
 		Log:       quiet,
+		// A week after the newest advisory of the test feed, with the
+		// default first-poll window of 30 days.
+		Now: func() time.Time { return time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC) },
 	}}
 	return r
 }
@@ -85,12 +88,14 @@ func TestPollsEveryAppAndJoinsFailures(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "alaspoll: app shop") || strings.Contains(err.Error(), "app blog") {
 		t.Fatalf("err = %v; want the shop feed's failure only", err)
 	}
-	if len(reps) != 2 || reps[0].Failed != 1 || reps[1].Fetched != 1 || reps[1].RebuildID == "" {
+	if len(reps) != 2 || reps[0].Failed != 1 || reps[1].Fetched != 1 || reps[1].RebuildID == "" || reps[1].Known != 11 {
 		t.Fatalf("reports = %+v", reps)
 	}
+	// The first poll takes the history older than 30 days as known, so
+	// only the critical advisory of January is rebuilt.
 	builds := r.cloud.Builds()
-	if len(builds) != 1 || builds[0].Project != "blog-golden-ami" || builds[0].Env[rebuild.EnvAdvisories] != "ALAS-2019-1234,ALAS2-2025-3025" {
-		t.Fatalf("builds = %+v; want one blog build for the critical advisories", builds)
+	if len(builds) != 1 || builds[0].Project != "blog-golden-ami" || builds[0].Env[rebuild.EnvAdvisories] != "ALAS2-2025-3025" {
+		t.Fatalf("builds = %+v; want one blog build for the recent critical advisory", builds)
 	}
 	if p := r.cloud.Published(); len(p) != 1 || p[0].Topic != "arn:aws:sns:eu-west-1:111122223333:kaizen-blog" {
 		t.Fatalf("published = %+v", p)

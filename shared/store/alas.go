@@ -3,11 +3,19 @@ package store
 // The ALAS poller's memory and the rebuild start claim, in the same table:
 //
 //	app#NAME  feed#URL        a feed's validators: etag, lastModified, hash
-//	app#NAME  alas#ID         an advisory: id, severity, digest, rebuilt,
-//	                          buildId, recorded, body (the alas.Advisory as JSON)
+//	app#NAME  alas#ID         an advisory: id, severity, action (rebuild,
+//	                          digest or known), digest, rebuilt, buildId,
+//	                          digestedAt (unix ms), recorded, body (the
+//	                          alas.Advisory as JSON)
+//	app#NAME  digest#last     the app's last digest: at (unix ms), atText
+//	                          (RFC 3339, for people reading the table)
 //	app#NAME  rebuild#claim   the app's build start claim (rebuild.Claims):
 //	                          token, untilMs (unix ms), body (JSON), and
 //	                          expires (unix s, a day later) for the table's TTL
+//
+// The digest and rebuilt booleans are what the queries filter on. Items
+// written before the action attribute existed have none; they read as
+// rebuild (digest false) or digest (digest true), which is what they were.
 
 import (
 	"context"
@@ -33,9 +41,10 @@ var (
 )
 
 const (
-	feedPrefix   = "feed#"
-	alasPrefix   = "alas#"
-	claimSortKey = "rebuild#claim"
+	feedPrefix    = "feed#"
+	alasPrefix    = "alas#"
+	claimSortKey  = "rebuild#claim"
+	digestSortKey = "digest#last"
 )
 
 func boolean(v bool) *ddbtypes.AttributeValueMemberBOOL {
@@ -74,7 +83,10 @@ func (d *Dynamo) PutFeedValidators(ctx context.Context, app, url string, v alas.
 // RecordAdvisory implements alas.Store with a conditional put: of any
 // number of concurrent callers, only the one whose put created the item
 // gets first == true.
-func (d *Dynamo) RecordAdvisory(ctx context.Context, app string, a alas.Advisory, digest bool) (bool, error) {
+func (d *Dynamo) RecordAdvisory(ctx context.Context, app string, a alas.Advisory, action alas.Action) (bool, error) {
+	if !action.Recordable() {
+		return false, fmt.Errorf("record %s for %s: action %q is not rebuild, digest or known", a.ID, app, action)
+	}
 	body, err := json.Marshal(a)
 	if err != nil {
 		return false, fmt.Errorf("record %s for %s: %w", a.ID, app, err)
@@ -84,7 +96,8 @@ func (d *Dynamo) RecordAdvisory(ctx context.Context, app string, a alas.Advisory
 	if a.Severity != "" {
 		it["severity"] = s(a.Severity)
 	}
-	it["digest"] = boolean(digest)
+	it["action"] = s(string(action))
+	it["digest"] = boolean(action == alas.ActionDigest)
 	it["rebuilt"] = boolean(false)
 	it["recorded"] = n(time.Now().Unix())
 	it["body"] = s(string(body))
@@ -102,29 +115,45 @@ func (d *Dynamo) RecordAdvisory(ctx context.Context, app string, a alas.Advisory
 }
 
 // PendingAdvisories implements alas.Store: the app's advisory items that
-// are neither digest-only nor rebuilt, sorted by id.
+// are neither digest nor known nor rebuilt, sorted by id.
 func (d *Dynamo) PendingAdvisories(ctx context.Context, app string) ([]alas.Advisory, error) {
+	return d.queryAdvisories(ctx, app, "pending",
+		"#d = :no AND #r = :no AND (attribute_not_exists(#a) OR #a = :rebuild)",
+		map[string]string{"#d": "digest", "#r": "rebuilt", "#a": "action"},
+		map[string]ddbtypes.AttributeValue{":no": boolean(false), ":rebuild": s(string(alas.ActionRebuild))})
+}
+
+// DigestAdvisories implements alas.Store: the app's digest items without
+// digestedAt, sorted by id.
+func (d *Dynamo) DigestAdvisories(ctx context.Context, app string) ([]alas.Advisory, error) {
+	return d.queryAdvisories(ctx, app, "digest",
+		"#d = :yes AND attribute_not_exists(#at)",
+		map[string]string{"#d": "digest", "#at": "digestedAt"},
+		map[string]ddbtypes.AttributeValue{":yes": boolean(true)})
+}
+
+func (d *Dynamo) queryAdvisories(ctx context.Context, app, what, filter string, names map[string]string, values map[string]ddbtypes.AttributeValue) ([]alas.Advisory, error) {
+	values[":pk"] = s("app#" + app)
+	values[":p"] = s(alasPrefix)
 	var out []alas.Advisory
 	var start map[string]ddbtypes.AttributeValue
 	for {
 		q, err := d.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:                aws.String(d.Table),
-			KeyConditionExpression:   aws.String("pk = :pk AND begins_with(sk, :p)"),
-			FilterExpression:         aws.String("#d = :no AND #r = :no"),
-			ExpressionAttributeNames: map[string]string{"#d": "digest", "#r": "rebuilt"},
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":pk": s("app#" + app), ":p": s(alasPrefix), ":no": boolean(false),
-			},
-			ConsistentRead:    aws.Bool(true),
-			ExclusiveStartKey: start,
+			TableName:                 aws.String(d.Table),
+			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+			FilterExpression:          aws.String(filter),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ConsistentRead:            aws.Bool(true),
+			ExclusiveStartKey:         start,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("query pending advisories of %s: %w", app, err)
+			return nil, fmt.Errorf("query %s advisories of %s: %w", what, app, err)
 		}
 		for _, it := range q.Items {
 			var a alas.Advisory
 			if err := json.Unmarshal([]byte(str(it, "body")), &a); err != nil {
-				return nil, fmt.Errorf("pending advisories of %s: corrupt item %s: %w", app, str(it, "sk"), err)
+				return nil, fmt.Errorf("%s advisories of %s: corrupt item %s: %w", what, app, str(it, "sk"), err)
 			}
 			out = append(out, a)
 		}
@@ -141,26 +170,84 @@ func (d *Dynamo) PendingAdvisories(ctx context.Context, app string) ([]alas.Advi
 // UpdateItem, so each advisory is read and put back whole, on condition
 // that it still exists; unknown ids are skipped.
 func (d *Dynamo) MarkRebuilt(ctx context.Context, app string, ids []string, buildID string) error {
+	return d.markAdvisories(ctx, app, ids, "rebuilt", func(it map[string]ddbtypes.AttributeValue) bool {
+		it["rebuilt"] = boolean(true)
+		it["buildId"] = s(buildID)
+		return true
+	})
+}
+
+// MarkDigested implements alas.Store: it sets digestedAt on the digest
+// items among ids (read and put back whole, as in MarkRebuilt), then
+// records at in the app's digest#last item, on condition that the stored
+// time is not later. The advisories come first: if the second step fails,
+// the last digest time stays old and the next poll sends a digest of what
+// is left, which loses nothing.
+func (d *Dynamo) MarkDigested(ctx context.Context, app string, ids []string, at time.Time) error {
+	ms := at.UnixMilli()
+	err := d.markAdvisories(ctx, app, ids, "digested", func(it map[string]ddbtypes.AttributeValue) bool {
+		if v, ok := it["digest"].(*ddbtypes.AttributeValueMemberBOOL); !ok || !v.Value {
+			return false
+		}
+		it["digestedAt"] = n(ms)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	it := key("app#"+app, digestSortKey)
+	it["at"] = n(ms)
+	it["atText"] = s(time.UnixMilli(ms).UTC().Format(time.RFC3339Nano))
+	_, err = d.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(d.Table), Item: it,
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #at <= :at"),
+		ExpressionAttributeNames:  map[string]string{"#at": "at"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":at": n(ms)},
+	})
+	if err != nil && !cloud.IsConditionalCheckFailed(err) {
+		return fmt.Errorf("record the last digest time of %s: %w", app, err)
+	}
+	return nil
+}
+
+// LastDigest implements alas.Store.
+func (d *Dynamo) LastDigest(ctx context.Context, app string) (time.Time, error) {
+	out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(d.Table), Key: key("app#"+app, digestSortKey), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the last digest time of %s: %w", app, err)
+	}
+	if out.Item == nil {
+		return time.Time{}, nil
+	}
+	if _, ok := out.Item["at"].(*ddbtypes.AttributeValueMemberN); !ok {
+		return time.Time{}, fmt.Errorf("last digest time of %s: corrupt item without a numeric at", app)
+	}
+	return time.UnixMilli(num(out.Item, "at")).UTC(), nil
+}
+
+// markAdvisories reads each advisory item of ids, lets set change it (or
+// skip it by returning false) and puts it back on condition that it still
+// exists. Unknown ids are skipped.
+func (d *Dynamo) markAdvisories(ctx context.Context, app string, ids []string, what string, set func(map[string]ddbtypes.AttributeValue) bool) error {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	for _, id := range slices.Compact(ids) {
 		k := key("app#"+app, alasPrefix+id)
 		got, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.Table), Key: k, ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return fmt.Errorf("mark %s rebuilt for %s: %w", id, app, err)
+			return fmt.Errorf("mark %s %s for %s: %w", id, what, app, err)
 		}
-		if got.Item == nil {
+		if got.Item == nil || !set(got.Item) {
 			continue
 		}
-		it := got.Item
-		it["rebuilt"] = boolean(true)
-		it["buildId"] = s(buildID)
 		_, err = d.DB.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(d.Table), Item: it,
+			TableName: aws.String(d.Table), Item: got.Item,
 			ConditionExpression: aws.String("attribute_exists(pk)"),
 		})
 		if err != nil && !cloud.IsConditionalCheckFailed(err) {
-			return fmt.Errorf("mark %s rebuilt for %s: %w", id, app, err)
+			return fmt.Errorf("mark %s %s for %s: %w", id, what, app, err)
 		}
 	}
 	return nil

@@ -91,21 +91,62 @@ func TestDynamoALASItems(t *testing.T) {
 	pub := time.Date(2025, 1, 14, 22, 47, 0, 0, time.UTC)
 	crit := alas.Advisory{ID: "ALAS2-2025-3025", Severity: "critical", Packages: []string{"389-ds-base"}, CVEs: []string{"CVE-2024-8445"}, Published: pub}
 	low := alas.Advisory{ID: "ALAS2-2025-3001", Severity: "low", Packages: []string{"vim"}, Published: pub}
+	old := alas.Advisory{ID: "ALAS-2019-1234", Severity: "critical", Packages: []string{"openssl"}, Published: pub.AddDate(-5, 0, 0)}
 	for _, c := range []struct {
 		a      alas.Advisory
-		digest bool
-	}{{crit, false}, {low, true}} {
-		if first, err := d.RecordAdvisory(ctx, "web", c.a, c.digest); !first || err != nil {
+		action alas.Action
+	}{{crit, alas.ActionRebuild}, {low, alas.ActionDigest}, {old, alas.ActionKnown}} {
+		if first, err := d.RecordAdvisory(ctx, "web", c.a, c.action); !first || err != nil {
 			t.Fatalf("RecordAdvisory(%s) = %v, %v", c.a.ID, first, err)
 		}
 	}
 	it = get("app#web", "alas#ALAS2-2025-3025")
-	if attr(it, "id") != crit.ID || attr(it, "severity") != "critical" || attr(it, "digest") != false || attr(it, "rebuilt") != false || it["buildId"] != nil ||
+	if attr(it, "id") != crit.ID || attr(it, "severity") != "critical" || attr(it, "action") != "rebuild" || attr(it, "digest") != false || attr(it, "rebuilt") != false || it["buildId"] != nil ||
 		!strings.Contains(attr(it, "body").(string), `"packages":["389-ds-base"]`) {
 		t.Fatalf("advisory item = %v", it)
 	}
-	if it := get("app#web", "alas#ALAS2-2025-3001"); attr(it, "digest") != true {
-		t.Fatalf("digest item = %v; want digest=true", it)
+	if it := get("app#web", "alas#ALAS2-2025-3001"); attr(it, "action") != "digest" || attr(it, "digest") != true || it["digestedAt"] != nil {
+		t.Fatalf("digest item = %v; want action digest, digest=true, no digestedAt", it)
+	}
+	if it := get("app#web", "alas#ALAS-2019-1234"); attr(it, "action") != "known" || attr(it, "digest") != false || attr(it, "rebuilt") != false {
+		t.Fatalf("known item = %v; want action known, digest=false, rebuilt=false", it)
+	}
+
+	// Items written before the action attribute existed read as what they
+	// were: digest=false is pending, digest=true waits for the digest.
+	for _, legacy := range []struct {
+		id     string
+		digest bool
+	}{{"ALAS2-2024-0001", false}, {"ALAS2-2024-0002", true}} {
+		item := map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "app#legacy"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "alas#" + legacy.id},
+			"id": &ddbtypes.AttributeValueMemberS{Value: legacy.id}, "digest": &ddbtypes.AttributeValueMemberBOOL{Value: legacy.digest},
+			"rebuilt": &ddbtypes.AttributeValueMemberBOOL{Value: false},
+			"body":    &ddbtypes.AttributeValueMemberS{Value: `{"id":"` + legacy.id + `","severity":"low","packages":[],"cves":[],"published":"2024-11-07T21:33:00Z","url":""}`},
+		}
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.Table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := d.PendingAdvisories(ctx, "legacy"); err != nil || len(p) != 1 || p[0].ID != "ALAS2-2024-0001" {
+		t.Fatalf("legacy pending = %+v, %v", p, err)
+	}
+	if dg, err := d.DigestAdvisories(ctx, "legacy"); err != nil || len(dg) != 1 || dg[0].ID != "ALAS2-2024-0002" {
+		t.Fatalf("legacy digest = %+v, %v", dg, err)
+	}
+
+	at := time.Date(2025, 1, 21, 9, 0, 0, 250_000_000, time.UTC)
+	if err := d.MarkDigested(ctx, "web", []string{low.ID, crit.ID}, at); err != nil {
+		t.Fatal(err)
+	}
+	if it := get("app#web", "alas#ALAS2-2025-3001"); attr(it, "digestedAt") != fmt.Sprint(at.UnixMilli()) || attr(it, "severity") != "low" {
+		t.Fatalf("digested item = %v", it)
+	}
+	if it := get("app#web", "alas#ALAS2-2025-3025"); it["digestedAt"] != nil {
+		t.Fatalf("MarkDigested marked a rebuild advisory: %v", it)
+	}
+	if it := get("app#web", "digest#last"); attr(it, "at") != fmt.Sprint(at.UnixMilli()) || attr(it, "atText") != "2025-01-21T09:00:00.25Z" {
+		t.Fatalf("last digest item = %v", it)
 	}
 
 	// A claim item shares the app's partition but is no advisory.
@@ -187,6 +228,20 @@ func (n *notes) Notify(_ context.Context, _ *config.App, subject, _ string) erro
 	return nil
 }
 
+// split returns the subjects of poll messages and of digests.
+func (n *notes) split() (polls, digests []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range n.subjects {
+		if strings.Contains(s, ": security digest, ") {
+			digests = append(digests, s)
+		} else {
+			polls = append(polls, s)
+		}
+	}
+	return polls, digests
+}
+
 // TestTwoPollersStartOneRebuild is the acceptance point: two pollers (two
 // Lambda invocations, each with its own store value) poll the same feed
 // against the same table at the same time and start exactly one build.
@@ -223,6 +278,9 @@ func TestTwoPollersStartOneRebuild(t *testing.T) {
 				return &alas.Poller{
 					Store: d, Notifier: sent, Log: quiet,
 					Rebuilder: &rebuild.Once{Rebuilder: builds, Claims: d, Log: quiet},
+					// The whole test feed is new: the more both polls
+					// record, the more they overlap.
+					FirstPollWindow: -1,
 				}
 			}
 			var wg sync.WaitGroup
@@ -263,9 +321,15 @@ func TestTwoPollersStartOneRebuild(t *testing.T) {
 			if p, err := shared.PendingAdvisories(ctx, "web"); err != nil || len(p) != 0 {
 				t.Fatalf("pending after the polls = %v, %v; want none", p, err)
 			}
-			// Each poll that found news or saw a build sends one message.
-			if n := len(sent.subjects); n < 1 || n > 2 {
-				t.Errorf("%d notifications, want 1 or 2: %v", n, sent.subjects)
+			// Each poll that found news or saw a build sends one message;
+			// the digest goes out at least once (overlapping polls may
+			// both send it, see alas.Poller).
+			polls, digests := sent.split()
+			if n := len(polls); n < 1 || n > 2 {
+				t.Errorf("%d poll notifications, want 1 or 2: %v", n, polls)
+			}
+			if n := len(digests); n < 1 || n > 2 {
+				t.Errorf("%d digests, want 1 or 2: %v", n, digests)
 			}
 
 			// The next poll finds the feed unchanged and nothing pending.
@@ -274,5 +338,74 @@ func TestTwoPollersStartOneRebuild(t *testing.T) {
 				t.Fatalf("third poll: %+v, %v; builds %d", rep, err, len(builds.starts))
 			}
 		})
+	}
+}
+
+// idleRebuilder never has a build running and starts every build.
+type idleRebuilder struct{}
+
+func (idleRebuilder) Running(context.Context, *config.App) (bool, error) { return false, nil }
+func (idleRebuilder) Start(context.Context, *config.App, []string, string) (string, error) {
+	return "web-image:build", nil
+}
+
+// TestDynamoPollDigest runs the digest against DynamoDB: sent on the first
+// poll, then not again until the period is over and something new below
+// the minimum was recorded.
+func TestDynamoPollDigest(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "alas", "testdata", "al2.rss"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/rss+xml")
+		w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	d, _ := newDynamo(t)
+	now := time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC)
+	sent := &notes{}
+	quiet := slog.New(slog.DiscardHandler)
+	p := &alas.Poller{
+		Store: d, Notifier: sent, Log: quiet, FirstPollWindow: -1,
+		Rebuilder: idleRebuilder{},
+		Now:       func() time.Time { return now },
+	}
+	app := &config.App{Name: "web", ALAS: config.ALAS{Feeds: []string{srv.URL}, MinSeverity: "important", DigestHours: 24}}
+	ctx := context.Background()
+	poll := func(after time.Duration) alas.Report {
+		t.Helper()
+		now = time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC).Add(after)
+		rep, err := p.Poll(ctx, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := poll(0); len(rep.DigestSent) != 4 {
+		t.Fatalf("first poll sent digest %v, want the 4 advisories below important", rep.DigestSent)
+	}
+	mu.Lock()
+	i := strings.Index(string(body), "<item>")
+	body = []byte(string(body[:i]) + "<item><title>ALAS2-2025-3031 (low): less</title><description>CVE-2024-32487</description>" +
+		"<pubDate>Mon, 20 Jan 2025 08:00:00 GMT</pubDate><link>https://alas.aws.amazon.com/AL2/ALAS2-2025-3031.html</link></item>" + string(body[i:]))
+	mu.Unlock()
+	if rep := poll(time.Hour); len(rep.DigestSent) != 0 || len(rep.Digest) != 1 {
+		t.Fatalf("+1h: digest sent %v, recorded %v", rep.DigestSent, rep.Digest)
+	}
+	if rep := poll(24*time.Hour - time.Millisecond); len(rep.DigestSent) != 0 {
+		t.Fatalf("just before 24h: digest sent %v", rep.DigestSent)
+	}
+	if rep := poll(24 * time.Hour); !slices.Equal(rep.DigestSent, []string{"ALAS2-2025-3031"}) {
+		t.Fatalf("+24h: digest sent %v, want only the new advisory", rep.DigestSent)
+	}
+	if rep := poll(72 * time.Hour); len(rep.DigestSent) != 0 {
+		t.Fatalf("+72h: digest sent %v, want nothing", rep.DigestSent)
+	}
+	if _, digests := sent.split(); len(digests) != 2 {
+		t.Fatalf("digests = %v, want 2", digests)
 	}
 }
