@@ -17,6 +17,7 @@ Usage:
   kaizen demo [--json]                      replay a whole release day on the simulated AWS
   kaizen route FILE                         name the function that takes an EventBridge event
   kaizen replay --event FILE [--dry-run]    run one event through its function on the simulated AWS
+  kaizen sim serve [--addr HOST:PORT]       serve the simulated AWS over HTTP (for AWS_ENDPOINT_URL)
   kaizen status [--app A] [--json]          live color, weights, AMI, capacity and health per color, what the release waits for
   kaizen history [--app A] [--json]         the release ledger
   kaizen promote|rollback|abort --app A [--dry-run]
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runHistory(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "sim":
+		return runSim(ctx, rest, stdout, stderr)
 	case "images":
 		return runImages(ctx, rest, stdout, stderr)
 	case "promote", "rollback", "abort":

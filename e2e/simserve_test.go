@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kaizen-sre/kaizen/internal/testenv"
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/store"
+)
+
+// buildCLI builds cmd/kaizen into a temporary directory.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("e2e: the go command is not on PATH; it builds cmd/kaizen for this test: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "kaizen")
+	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/kaizen")
+	cmd.Dir = root(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("e2e: go build ./cmd/kaizen: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// kaizenRun runs the CLI to completion and returns its exit code and output.
+func kaizenRun(t *testing.T, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = root(t)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("kaizen %s: %v", strings.Join(args, " "), err)
+		}
+		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("kaizen %s: still running after 10s\n%s%s", strings.Join(args, " "), out.String(), errb.String())
+	}
+	return 0, "", ""
+}
+
+var readyLine = regexp.MustCompile(`^kaizen sim: serving the simulated AWS on (http://127\.0\.0\.1:[0-9]+) \(AWS_ENDPOINT_URL\)$`)
+
+// `kaizen sim serve` is the simulated AWS as a process: the packaged stage
+// function stages an AMI registered through its admin endpoint, the clock
+// moves on request, every call is logged, and SIGTERM ends it cleanly.
+// Bad flags and a bad configuration exit with messages that name them.
+func TestSimServe(t *testing.T) {
+	t.Parallel()
+	bin := buildCLI(t)
+	rieBin(t)
+	bootstrapOf(t, "stage")
+	cfgPath := filepath.Join(root(t), "examples", "kaizen.json")
+
+	cmd := exec.Command(bin, "sim", "serve", "--addr", "127.0.0.1:0", "--config", cfgPath, "--start", time.Now().UTC().Format(time.RFC3339))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var url string
+	select {
+	case line := <-lines:
+		m := readyLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("ready line %q does not match %s\nstderr:\n%s", line, readyLine, stderr)
+		}
+		url = m[1]
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no ready line within 10s\nstderr:\n%s", stderr)
+	}
+
+	// An AMI as the image build would register it.
+	var created struct{ ID string }
+	adminJSON(t, http.MethodPost, url+"/_sim/ami", `{"app":"shop","pipelineExecution":"exec-cli-1"}`, &created)
+	if !strings.HasPrefix(created.ID, "ami-") {
+		t.Fatalf("POST /_sim/ami: id %q", created.ID)
+	}
+
+	// The packaged stage function against the served simulation.
+	ep, err := testenv.DynamoEndpoint()
+	if err != nil {
+		t.Fatalf("e2e: DynamoDB API on loopback: %v", err)
+	}
+	db := testenv.DynamoClient(ep)
+	table := testenv.NewTable(t, db)
+	stage := startFunction(t, "stage", map[string]string{
+		"AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_DYNAMODB": ep, "KAIZEN_CONFIG": cfgPath, "KAIZEN_TABLE": table,
+	})
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := route.Maker{Account: cfg.Account, Region: cfg.Region, Next: func() string { return "e2e-sim-serve-1" }}
+	if err := stage.Invoke(t, mk.AMI(created.ID, "available", time.Now())).Err(); err != nil {
+		t.Fatalf("stage against kaizen sim serve: %v\n%s", err, stage.Log())
+	}
+	st, err := (&store.Dynamo{DB: db, Table: table}).Load(t.Context(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Active == nil || st.Active.AMI != created.ID || st.Active.Color != config.Green {
+		t.Errorf("stage did not stage %s on green: %+v", created.ID, st.Active)
+	}
+	var mutations map[string]int
+	adminJSON(t, http.MethodGet, url+"/_sim/mutations", "", &mutations)
+	if mutations["CreateLaunchTemplateVersion"] != 1 || mutations["UpdateAutoScalingGroup"] != 1 {
+		t.Errorf("mutating calls seen by the server: %v; want one CreateLaunchTemplateVersion (the AMI on green) and one UpdateAutoScalingGroup (preview size)", mutations)
+	}
+	if log := stderr.String(); !strings.Contains(log, "op=CreateLaunchTemplateVersion") {
+		t.Errorf("the server did not log the calls:\n%s", log)
+	}
+
+	var before, after struct{ Now time.Time }
+	adminJSON(t, http.MethodGet, url+"/_sim/now", "", &before)
+	adminJSON(t, http.MethodPost, url+"/_sim/advance?d=5m", "", &after)
+	if got := after.Now.Sub(before.Now); got != 5*time.Minute {
+		t.Errorf("advance 5m moved the clock by %s", got)
+	}
+
+	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("after SIGTERM: %v\nstderr:\n%s", err, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("kaizen sim serve did not stop within 10s of SIGTERM")
+	}
+
+	// Errors name the problem.
+	bad := filepath.Join(t.TempDir(), "kaizen.json")
+	b, _ := os.ReadFile(cfgPath)
+	if err := os.WriteFile(bad, bytes.Replace(b, []byte(`"floor": 2`), []byte(`"floor": 0`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sim"}, 2, "usage: kaizen sim serve"},
+		{[]string{"sim", "serve", "--start", "yesterday"}, 2, "--start"},
+		{[]string{"sim", "serve", "--config", bad}, 1, "apps[0].floor"},
+		{[]string{"sim", "serve", "--quiet", "--addr", busy.Addr().String()}, 1, "--addr " + busy.Addr().String()},
+	} {
+		code, _, errs := kaizenRun(t, bin, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("kaizen %s: exit %d, stderr %q; want exit %d naming %q", strings.Join(tc.args, " "), code, errs, tc.code, tc.want)
+		}
+	}
+}
+
+func adminJSON(t *testing.T, method, url, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: HTTP %d", method, url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+}
