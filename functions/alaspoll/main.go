@@ -6,13 +6,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,40 +26,20 @@ import (
 )
 
 func main() {
-	slog.SetDefault(lambdacontext.NewLogger())
-	h, err := setup(context.Background())
-	if err != nil {
-		slog.Error("kaizen alaspoll cannot start", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) error { return h.Handle(ctx, raw) })
-}
-
-func setup(ctx context.Context) (*alaspoll.Handler, error) {
-	env, err := lambdamain.ReadEnv()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := config.Load(env.ConfigPath)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
-	}
-	db := &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table}
-	builder := &rebuild.Builder{CodeBuild: codebuild.NewFromConfig(awsCfg), CodePipeline: codepipeline.NewFromConfig(awsCfg)}
-	// The Poller asks for the release version only for apps with
-	// alas.amazonLinux "2023", and only when it starts a build: AL2023
-	// repositories are pinned per release, so the build must upgrade with
-	// dnf --releasever (see package alrelease).
-	release := &alrelease.Latest{SSM: ssm.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg)}
-	return &alaspoll.Handler{Config: cfg, Poller: &alas.Poller{
-		Store:          db,
-		Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: db},
-		Notifier:       &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
-		ReleaseVersion: release.ReleaseVersion,
-		// FirstPollWindow: the default (alas.DefaultFirstPollWindow).
-	}}, nil
+	lambdamain.Serve("alaspoll", func(_ context.Context, env lambdamain.Env, cfg *config.File, awsCfg aws.Config) (lambdamain.Handler, error) {
+		db := &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table}
+		builder := &rebuild.Builder{CodeBuild: codebuild.NewFromConfig(awsCfg), CodePipeline: codepipeline.NewFromConfig(awsCfg)}
+		// The Poller asks for the release version only for apps with
+		// alas.amazonLinux "2023", and only when it starts a build: AL2023
+		// repositories are pinned per release, so the build must upgrade
+		// with dnf --releasever (see package alrelease).
+		release := &alrelease.Latest{SSM: ssm.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg)}
+		h := &alaspoll.Handler{Config: cfg, Poller: &alas.Poller{
+			Store:          db,
+			Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: db},
+			Notifier:       &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
+			ReleaseVersion: release.ReleaseVersion,
+		}}
+		return func(ctx context.Context, raw json.RawMessage) error { return h.Handle(ctx, raw) }, nil
+	})
 }
