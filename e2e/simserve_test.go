@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,9 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"github.com/kaizen-sre/kaizen/internal/testenv"
+	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/steps"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
@@ -41,8 +52,15 @@ func buildCLI(t *testing.T) string {
 // kaizenRun runs the CLI to completion and returns its exit code and output.
 func kaizenRun(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
+	return kaizenRunEnv(t, bin, nil, args...)
+}
+
+// kaizenRunEnv is kaizenRun with extra environment variables.
+func kaizenRunEnv(t *testing.T, bin string, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = root(t)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	done := make(chan error, 1)
@@ -75,7 +93,16 @@ func TestSimServe(t *testing.T) {
 	bin := buildCLI(t)
 	rieBin(t)
 	bootstrapOf(t, "stage")
-	cfgPath := filepath.Join(root(t), "examples", "kaizen.json")
+	example := filepath.Join(root(t), "examples", "kaizen.json")
+	// No bake, so that one release can finish within the test.
+	cfgPath := filepath.Join(t.TempDir(), "kaizen.json")
+	eb, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, bytes.Replace(eb, []byte(`"bakeMinutes": 60`), []byte(`"bakeMinutes": 0`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	cmd := exec.Command(bin, "sim", "serve", "--addr", "127.0.0.1:0", "--config", cfgPath, "--start", time.Now().UTC().Format(time.RFC3339))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -158,6 +185,8 @@ func TestSimServe(t *testing.T) {
 		t.Errorf("the server did not log the calls:\n%s", log)
 	}
 
+	operatorCLI(t, bin, url, ep, table, cfgPath, created.ID)
+
 	var before, after struct{ Now time.Time }
 	adminJSON(t, http.MethodGet, url+"/_sim/now", "", &before)
 	adminJSON(t, http.MethodPost, url+"/_sim/advance?d=5m", "", &after)
@@ -178,7 +207,7 @@ func TestSimServe(t *testing.T) {
 
 	// Errors name the problem.
 	bad := filepath.Join(t.TempDir(), "kaizen.json")
-	b, _ := os.ReadFile(cfgPath)
+	b, _ := os.ReadFile(example)
 	if err := os.WriteFile(bad, bytes.Replace(b, []byte(`"floor": 2`), []byte(`"floor": 0`), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -220,5 +249,69 @@ func adminJSON(t *testing.T, method, url, body string, out any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
+	}
+}
+
+// operatorCLI finishes the staged release through the real handlers (SDK
+// clients against the served simulation), stages another, and checks that
+// `kaizen status` and `kaizen history` against the server show the one in
+// flight and the finished one.
+func operatorCLI(t *testing.T, bin, url, dynamo, table, cfgPath, ami1 string) {
+	t.Helper()
+	ctx := t.Context()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	d := &steps.Deps{
+		Config: cfg,
+		Fleet: &cloud.Fleet{
+			EC2: ec2.New(ec2.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &url}),
+			ASG: autoscaling.New(autoscaling.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &url}),
+			ELB: elbv2.New(elbv2.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &url}),
+			SNS: sns.New(sns.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &url}), Attempts: 1,
+		},
+		Store: &store.Dynamo{DB: testenv.DynamoClient(dynamo), Table: table},
+		Log:   slog.New(slog.DiscardHandler),
+	}
+	seq := 0
+	mk := route.Maker{Account: cfg.Account, Region: cfg.Region, Next: func() string { seq++; return fmt.Sprintf("e2e-cli-%d", seq) }}
+	a := cfg.Apps[0].Approval
+	send := func(fn string, raw []byte) {
+		t.Helper()
+		if _, err := d.Handle(ctx, fn, raw); err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+	}
+	tickUntil := func(what string, done func(release.AppState) bool) {
+		t.Helper()
+		for i := 0; i < 30; i++ {
+			var now struct{ Now time.Time }
+			adminJSON(t, http.MethodPost, url+"/_sim/advance?d=1m", "", &now)
+			send(route.Tick, mk.Schedule("kaizen-tick", time.Now()))
+			if st, err := d.Store.Load(ctx, "shop"); err == nil && done(st) {
+				return
+			}
+		}
+		t.Fatalf("%s: not reached", what)
+	}
+	tickUntil("preview ready", func(st release.AppState) bool { return st.Active != nil && !st.Active.PreviewReadyAt.IsZero() })
+	send(route.Promote, mk.Approval(a.Pipeline, a.Stage, a.Action, "exec-cli-1", "SUCCEEDED", time.Now()))
+	tickUntil("release done", func(st release.AppState) bool { return st.Active == nil })
+	var ami2 struct{ ID string }
+	adminJSON(t, http.MethodPost, url+"/_sim/ami", `{"app":"shop","pipelineExecution":"exec-cli-2"}`, &ami2)
+	send(route.Stage, mk.AMI(ami2.ID, "available", time.Now()))
+
+	env := []string{"--config", cfgPath, "--endpoint", url, "--dynamodb-endpoint", dynamo, "--table", table}
+	creds2 := []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull}
+	code, out, errs := kaizenRunEnv(t, bin, creds2, append([]string{"status"}, env...)...)
+	if code != 0 || !strings.Contains(out, ami2.ID+" (") || !strings.Contains(out, "staged on blue") || !strings.Contains(out, "blue 0 / green 100") {
+		t.Errorf("kaizen status: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = kaizenRunEnv(t, bin, creds2, append([]string{"history"}, env...)...)
+	if code != 0 || !regexp.MustCompile(ami1+`\s.*\sdone\s`).MatchString(out) || !regexp.MustCompile(ami2.ID+`\s.*\sstaged\s`).MatchString(out) {
+		t.Errorf("kaizen history: exit %d\n%s%s", code, out, errs)
 	}
 }
