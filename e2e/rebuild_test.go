@@ -65,9 +65,9 @@ func TestALASPollRebuilds(t *testing.T) {
 	t.Parallel()
 	feed := newFeedServer(t)
 	w := newWorld(t, func(f *config.File) {
-		// Amazon Linux 2: for "2023" the poll also asks SSM for the
-		// current release (dnf --releasever), which simhttp does not serve.
-		f.Apps[0].ALAS.AmazonLinux = "2"
+		// Amazon Linux 2023: the poll also asks SSM (through simhttp) for
+		// the newest release, which the build needs for dnf --releasever.
+		f.Apps[0].ALAS.AmazonLinux = "2023"
 		f.Apps[0].ALAS.Feeds = []string{feed.URL + "/AL2/alas.rss"}
 	})
 	poll := w.start("alaspoll")
@@ -81,6 +81,9 @@ func TestALASPollRebuilds(t *testing.T) {
 	if b.Project != w.app().Rebuild.CodeBuildProject || b.Env["SECURITY_ADVISORIES"] != "ALAS2-2026-9001" {
 		t.Errorf("build %+v: want project %s with SECURITY_ADVISORIES=ALAS2-2026-9001 (the low one goes to the digest, the 2024 one is known)",
 			b, w.app().Rebuild.CodeBuildProject)
+	}
+	if v := b.Env["AL2023_RELEASE_VERSION"]; v != "2023.6.20241121" {
+		t.Errorf("build %+v: want AL2023_RELEASE_VERSION=2023.6.20241121 from the public parameter", b)
 	}
 	if !published(w, "ALAS2-2026-9001") {
 		t.Errorf("no SNS message names the advisory: %+v", w.cloud.Published())

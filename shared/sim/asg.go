@@ -184,11 +184,11 @@ func (a *AutoScaling) UpdateAutoScalingGroup(ctx context.Context, in *autoscalin
 	return &autoscaling.UpdateAutoScalingGroupOutput{}, nil
 }
 
-func (a *AutoScaling) processes(ctx context.Context, op string, name *string, procs []string, set bool) error {
+func (a *AutoScaling) processes(ctx context.Context, op string, in any, name *string, procs []string, set bool) error {
 	c := a.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.call(ctx, "autoscaling", op, true, procs); err != nil {
+	if err := c.call(ctx, "autoscaling", op, true, in); err != nil {
 		return err
 	}
 	g := c.groups[aws.ToString(name)]
@@ -215,14 +215,14 @@ func (a *AutoScaling) processes(ctx context.Context, op string, name *string, pr
 }
 
 func (a *AutoScaling) SuspendProcesses(ctx context.Context, in *autoscaling.SuspendProcessesInput, _ ...func(*autoscaling.Options)) (*autoscaling.SuspendProcessesOutput, error) {
-	if err := a.processes(ctx, "SuspendProcesses", in.AutoScalingGroupName, in.ScalingProcesses, true); err != nil {
+	if err := a.processes(ctx, "SuspendProcesses", in, in.AutoScalingGroupName, in.ScalingProcesses, true); err != nil {
 		return nil, err
 	}
 	return &autoscaling.SuspendProcessesOutput{}, nil
 }
 
 func (a *AutoScaling) ResumeProcesses(ctx context.Context, in *autoscaling.ResumeProcessesInput, _ ...func(*autoscaling.Options)) (*autoscaling.ResumeProcessesOutput, error) {
-	if err := a.processes(ctx, "ResumeProcesses", in.AutoScalingGroupName, in.ScalingProcesses, false); err != nil {
+	if err := a.processes(ctx, "ResumeProcesses", in, in.AutoScalingGroupName, in.ScalingProcesses, false); err != nil {
 		return nil, err
 	}
 	return &autoscaling.ResumeProcessesOutput{}, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/kaizen-sre/kaizen/shared/alrelease"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 )
 
@@ -53,6 +54,7 @@ type Cloud struct {
 	execs     []*execution
 	published []Published
 	never     map[string]bool
+	params    map[string]string
 
 	calls     []Call
 	mutations map[string]int
@@ -75,6 +77,7 @@ func (c *Cloud) clear() {
 	c.listeners = map[string]*listener{}
 	c.rules = map[string]*rule{}
 	c.never = map[string]bool{}
+	c.params = map[string]string{}
 	c.builds, c.execs, c.published = nil, nil, nil
 	c.calls, c.mutations, c.faults = nil, map[string]int{}, map[string]*fault{}
 }
@@ -216,4 +219,5 @@ var (
 	_ cloud.SNSAPI          = (*SNS)(nil)
 	_ cloud.CodeBuildAPI    = (*CodeBuild)(nil)
 	_ cloud.CodePipelineAPI = (*CodePipeline)(nil)
+	_ alrelease.SSMAPI      = (*SSM)(nil)
 )

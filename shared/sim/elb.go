@@ -55,6 +55,21 @@ func (c *Cloud) AddRule(arn, listenerARN, tg string, cidrs []string, header, val
 		actions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}}
 }
 
+// copyActions deep-copies actions, so that neither a caller's input nor a
+// described result aliases the simulation's state.
+func copyActions(in []elbtypes.Action) []elbtypes.Action {
+	out := make([]elbtypes.Action, len(in))
+	for i, a := range in {
+		out[i] = a
+		if a.ForwardConfig != nil {
+			fc := *a.ForwardConfig
+			fc.TargetGroups = append([]elbtypes.TargetGroupTuple(nil), a.ForwardConfig.TargetGroups...)
+			out[i].ForwardConfig = &fc
+		}
+	}
+	return out
+}
+
 // checkActions validates forward actions as ELB does.
 func (c *Cloud) checkActions(actions []elbtypes.Action) error {
 	if len(actions) == 0 {
@@ -104,7 +119,7 @@ func (e *ELBv2) DescribeListeners(ctx context.Context, in *elbv2.DescribeListene
 		if l == nil {
 			return nil, notFound("ListenerNotFound", "One or more listeners not found")
 		}
-		out = append(out, elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: append([]elbtypes.Action(nil), l.actions...)})
+		out = append(out, elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: copyActions(l.actions)})
 	}
 	return &elbv2.DescribeListenersOutput{Listeners: out}, nil
 }
@@ -124,7 +139,7 @@ func (e *ELBv2) ModifyListener(ctx context.Context, in *elbv2.ModifyListenerInpu
 		if err := c.checkActions(in.DefaultActions); err != nil {
 			return nil, err
 		}
-		l.actions = append([]elbtypes.Action(nil), in.DefaultActions...)
+		l.actions = copyActions(in.DefaultActions)
 	}
 	c.done("ModifyListener")
 	return &elbv2.ModifyListenerOutput{}, nil
@@ -143,7 +158,7 @@ func (e *ELBv2) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput,
 		if r == nil {
 			return nil, notFound("RuleNotFound", "One or more rules not found")
 		}
-		out = append(out, elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), Conditions: r.conditions, Actions: append([]elbtypes.Action(nil), r.actions...)})
+		out = append(out, elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), Conditions: append([]elbtypes.RuleCondition(nil), r.conditions...), Actions: copyActions(r.actions)})
 	}
 	return &elbv2.DescribeRulesOutput{Rules: out}, nil
 }
@@ -163,10 +178,10 @@ func (e *ELBv2) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, _ ...
 		if err := c.checkActions(in.Actions); err != nil {
 			return nil, err
 		}
-		r.actions = append([]elbtypes.Action(nil), in.Actions...)
+		r.actions = copyActions(in.Actions)
 	}
 	if in.Conditions != nil {
-		r.conditions = in.Conditions
+		r.conditions = append([]elbtypes.RuleCondition(nil), in.Conditions...)
 	}
 	c.done("ModifyRule")
 	return &elbv2.ModifyRuleOutput{}, nil

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	cptypes "github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -191,4 +193,32 @@ func (p *CodePipeline) ListPipelineExecutions(ctx context.Context, in *codepipel
 		}
 	}
 	return &codepipeline.ListPipelineExecutionsOutput{PipelineExecutionSummaries: out}, nil
+}
+
+// SSM is the simulated Systems Manager Parameter Store (GetParameter only).
+type SSM struct{ c *Cloud }
+
+// SSM returns the Systems Manager client of the cloud.
+func (c *Cloud) SSM() *SSM { return &SSM{c} }
+
+// SetParameter stores a parameter, as AWS publishes its public ones.
+func (c *Cloud) SetParameter(name, value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.params[name] = value
+}
+
+func (s *SSM) GetParameter(ctx context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.call(ctx, "ssm", "GetParameter", false, in); err != nil {
+		return nil, err
+	}
+	name := aws.ToString(in.Name)
+	v, ok := c.params[name]
+	if !ok {
+		return nil, APIError("ParameterNotFound", "Parameter "+name+" not found.", smithy.FaultClient)
+	}
+	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: aws.String(name), Value: aws.String(v), Type: ssmtypes.ParameterTypeString}}, nil
 }

@@ -3,6 +3,8 @@ package sim
 import (
 	"time"
 
+	"github.com/kaizen-sre/kaizen/shared/alrelease"
+
 	"github.com/kaizen-sre/kaizen/shared/config"
 )
 
@@ -25,7 +27,24 @@ func (c *Cloud) SeedApp(app *config.App) string {
 		h, v = app.Preview.Header.Name, app.Preview.Header.Value
 	}
 	c.AddRule(app.Preview.RuleARN, app.ListenerARN, app.Green.TargetGroupARN, app.Preview.OfficeCIDRs, h, v)
+	if app.ALAS.AmazonLinux == "2023" {
+		c.seedLatestAL2023()
+	}
 	return ami
+}
+
+// seedLatestAL2023 publishes the newest Amazon Linux 2023 AMI, as AWS does
+// in its public parameter, once.
+func (c *Cloud) seedLatestAL2023() {
+	c.mu.Lock()
+	_, done := c.params[alrelease.DefaultParameter]
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	const id = "ami-0a12023f00d5eed01" // Amazon's, so outside the account's id sequence
+	c.AddImageID(id, "al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64", c.Now().Add(-96*time.Hour), map[string]string{})
+	c.SetParameter(alrelease.DefaultParameter, id)
 }
 
 // NewAMI registers a new golden AMI for the app, as the image build would,

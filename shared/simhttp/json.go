@@ -13,7 +13,10 @@ import (
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	cptypes "github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	smithytime "github.com/aws/smithy-go/time"
+
+	"github.com/kaizen-sre/kaizen/shared/alrelease"
 
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 )
@@ -42,14 +45,35 @@ func jsonOpOf[W any](call func(context.Context, *W) (any, error)) jsonOp {
 	}
 }
 
-func jsonOps(cb cloud.CodeBuildAPI, cp cloud.CodePipelineAPI) map[string]jsonOp {
+func jsonOps(cb cloud.CodeBuildAPI, cp cloud.CodePipelineAPI, sm alrelease.SSMAPI) map[string]jsonOp {
 	return map[string]jsonOp{
 		"CodeBuild_20161006.StartBuild":                jsonOpOf(codeBuildAPI{cb}.startBuild),
 		"CodeBuild_20161006.ListBuildsForProject":      jsonOpOf(codeBuildAPI{cb}.listBuildsForProject),
 		"CodeBuild_20161006.BatchGetBuilds":            jsonOpOf(codeBuildAPI{cb}.batchGetBuilds),
 		"CodePipeline_20150709.StartPipelineExecution": jsonOpOf(codePipelineAPI{cp}.startPipelineExecution),
 		"CodePipeline_20150709.ListPipelineExecutions": jsonOpOf(codePipelineAPI{cp}.listPipelineExecutions),
+		"AmazonSSM.GetParameter":                       jsonOpOf(ssmAPI{sm}.getParameter),
 	}
+}
+
+// ssmAPI maps Systems Manager's GetParameter (awsJson1_1 too).
+type ssmAPI struct{ api alrelease.SSMAPI }
+
+type wireGetParameterIn struct {
+	Name           *string `json:"Name"`
+	WithDecryption *bool   `json:"WithDecryption"`
+}
+
+func (s ssmAPI) getParameter(ctx context.Context, in *wireGetParameterIn) (any, error) {
+	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{Name: in.Name, WithDecryption: in.WithDecryption})
+	if err != nil {
+		return nil, err
+	}
+	p := map[string]any{}
+	if out.Parameter != nil {
+		p["Name"], p["Value"], p["Type"] = out.Parameter.Name, out.Parameter.Value, string(out.Parameter.Type)
+	}
+	return map[string]any{"Parameter": p}, nil
 }
 
 // serveJSON serves an awsJson1_1 request.

@@ -48,6 +48,7 @@ const (
 	svcSNS          = "sns"
 	svcCodeBuild    = "codebuild"
 	svcCodePipeline = "codepipeline"
+	svcSSM          = "ssm"
 )
 
 // versions maps the Version parameter of the query protocols to services,
@@ -64,6 +65,7 @@ var versions = map[string]string{
 var targetPrefixes = map[string]string{
 	"CodeBuild_20161006":    svcCodeBuild,
 	"CodePipeline_20150709": svcCodePipeline,
+	"AmazonSSM":             svcSSM,
 }
 
 // maxBody bounds a request body; the largest kaizen sends is an SNS message
@@ -99,7 +101,7 @@ func New(c *sim.Cloud, opts ...Option) http.Handler {
 		o(s)
 	}
 	s.query = queryServices(c.AutoScaling(), c.ELBv2(), c.SNS())
-	s.json = jsonOps(c.CodeBuild(), c.CodePipeline())
+	s.json = jsonOps(c.CodeBuild(), c.CodePipeline(), c.SSM())
 	s.admin = s.adminMux()
 	return s
 }
@@ -116,7 +118,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveEC2(w, r)
 	case s.query[svc] != nil:
 		s.serveQuery(w, r, svc, s.query[svc])
-	case svc == svcCodeBuild || svc == svcCodePipeline:
+	case svc == svcCodeBuild || svc == svcCodePipeline || svc == svcSSM:
 		s.serveJSON(w, r, svc)
 	case r.Header.Get("X-Amz-Target") != "":
 		// A JSON client of a service not simulated here (DynamoDB, say)
@@ -158,7 +160,7 @@ func serviceOf(r *http.Request) string {
 
 func known(svc string) bool {
 	switch svc {
-	case svcEC2, svcAutoScaling, svcELB, svcSNS, svcCodeBuild, svcCodePipeline:
+	case svcEC2, svcAutoScaling, svcELB, svcSNS, svcCodeBuild, svcCodePipeline, svcSSM:
 		return true
 	}
 	return false
