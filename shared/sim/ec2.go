@@ -15,6 +15,8 @@ import (
 )
 
 type image struct {
+	// owner is "self" for the account's images, "amazon" for AWS's public ones.
+	owner                     string
 	snapshotDeleted           bool
 	id, name, state, snapshot string
 	created                   time.Time
@@ -49,7 +51,7 @@ func (c *Cloud) AddImage(name string, created time.Time, tags map[string]string)
 	for k, v := range tags {
 		t[k] = v
 	}
-	c.images[id] = &image{id: id, name: name, state: "available", created: created.UTC(), tags: t, snapshot: c.id("snap")}
+	c.images[id] = &image{id: id, owner: "self", name: name, state: "available", created: created.UTC(), tags: t, snapshot: c.id("snap")}
 	return id
 }
 
@@ -61,7 +63,15 @@ func (c *Cloud) AddImageID(id, name string, created time.Time, tags map[string]s
 	for k, v := range tags {
 		t[k] = v
 	}
-	c.images[id] = &image{id: id, name: name, state: "available", created: created.UTC(), tags: t, snapshot: c.id("snap")}
+	c.images[id] = &image{id: id, owner: "self", name: name, state: "available", created: created.UTC(), tags: t, snapshot: c.id("snap")}
+}
+
+// AddPublicImage registers one of AWS's public AMIs (owner "amazon").
+func (c *Cloud) AddPublicImage(id, name string, created time.Time) {
+	c.AddImageID(id, name, created, nil)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.images[id].owner = "amazon"
 }
 
 // SetImageState changes an AMI's state (pending, available, failed, ...).
@@ -133,6 +143,11 @@ next:
 			continue
 		}
 		if len(in.ImageIds) > 0 && !contains(in.ImageIds, id) {
+			continue
+		}
+		// Without ids, only the owners asked for (by default the account's
+		// own: the sim has no catalogue of everyone's public images).
+		if owners := in.Owners; len(in.ImageIds) == 0 && !contains(owners, im.owner) && (len(owners) > 0 || im.owner != "self") {
 			continue
 		}
 		for _, f := range in.Filters {

@@ -43,7 +43,7 @@ func (c *Cloud) seedLatestAL2023() {
 		return
 	}
 	const id = "ami-0a12023f00d5eed01" // Amazon's, so outside the account's id sequence
-	c.AddImageID(id, "al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64", c.Now().Add(-96*time.Hour), map[string]string{})
+	c.AddPublicImage(id, "al2023-ami-2023.6.20241121.0-kernel-6.1-x86_64", c.Now().Add(-96*time.Hour))
 	c.SetParameter(alrelease.DefaultParameter, id)
 }
 
