@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -65,7 +66,13 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Deps, [
 	if o.table == "" {
 		return nil, nil, fmt.Errorf("--table (or $KAIZEN_TABLE) is required: the DynamoDB table of the kaizen stack")
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+	loadOpts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
+	if (o.endpoint != "" || o.dynamoEndpoint != "") && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+		// The simulated AWS and dynalite check no signatures: do not make
+		// a laptop user invent credentials.
+		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("kaizen-sim", "kaizen-sim", "")))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("aws config: %w (set credentials as for the AWS CLI)", err)
 	}
@@ -164,6 +171,9 @@ func printStatus(w io.Writer, s AppStatus) {
 	}
 	if len(s.State.Pending) > 0 {
 		fmt.Fprintf(tw, "pending\t%s (%s)\n", strings.Join(s.State.Pending, "; "), s.State.LastError)
+	}
+	if len(s.Waiting) == 0 {
+		fmt.Fprintf(tw, "next\tnothing waits\n")
 	}
 	for i, n := range s.Waiting {
 		label := ""
@@ -352,7 +362,7 @@ func hint(err error) error {
 	s := err.Error()
 	switch {
 	case strings.Contains(s, "get credentials") || strings.Contains(s, "no EC2 IMDS role"):
-		return fmt.Errorf("%w\nno AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or use --endpoint/--dynamodb-endpoint for the simulated AWS", err)
+		return fmt.Errorf("%w\nno AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); for the simulated AWS pass --endpoint and --dynamodb-endpoint", err)
 	case strings.Contains(s, "ResourceNotFoundException"):
 		return fmt.Errorf("%w\nis --table the kaizen stack's table?", err)
 	}

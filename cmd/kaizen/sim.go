@@ -1,6 +1,13 @@
 package main
 
 import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kaizen-sre/kaizen/shared/store"
+
 	"context"
 	"errors"
 	"flag"
@@ -19,7 +26,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/simhttp"
 )
 
-const simUsage = "usage: kaizen sim serve [--addr HOST:PORT] [--config FILE] [--start RFC3339] [--quiet]"
+const simUsage = "usage: kaizen sim serve [--addr HOST:PORT] [--config FILE] [--start RFC3339] [--dynamodb-endpoint URL [--table NAME]] [--quiet]"
 
 // runSim serves the simulated AWS (shared/simhttp over a seeded shared/sim)
 // until SIGINT, SIGTERM or ctx ends: the packaged functions, the operator
@@ -34,6 +41,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "configuration file whose apps are seeded (default examples/kaizen.json, or $KAIZEN_CONFIG)")
 	startFlag := fs.String("start", "", "virtual clock start, RFC 3339 (default now: the functions compare the wall clock with what they record)")
 	quiet := fs.Bool("quiet", false, "do not log each AWS call to stderr")
+	dynamo := fs.String("dynamodb-endpoint", "", "a DynamoDB API (dynalite) in which to create --table, if it is missing")
+	table := fs.String("table", "kaizen", "the table to create with --dynamodb-endpoint")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -62,6 +71,23 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		app := &cfg.Apps[i]
 		ami := c.SeedApp(app)
 		log.Info("seeded app", "app", app.Name, "live", "blue", "ami", ami, "floor", app.Floor)
+	}
+
+	if *dynamo != "" {
+		db := dynamodb.New(dynamodb.Options{Region: cfg.Region, BaseEndpoint: aws.String(*dynamo),
+			Credentials: credentials.NewStaticCredentialsProvider("sim", "sim", "")})
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := store.CreateTable(tctx, db, *table)
+		cancel()
+		var inUse *ddbtypes.ResourceInUseException
+		switch {
+		case errors.As(err, &inUse):
+			log.Info("table exists", "table", *table)
+		case err != nil:
+			return fail(stderr, 1, "sim serve: --dynamodb-endpoint %s: %v", *dynamo, err)
+		default:
+			log.Info("created table", "table", *table, "endpoint", *dynamo)
+		}
 	}
 
 	ln, err := net.Listen("tcp", *addr)

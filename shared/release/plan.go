@@ -636,6 +636,11 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 		p.approve(rel, "autoPromote: preview healthy")
 		return true
 	}
+	if rel.PreviewReadyAt.IsZero() {
+		p.note("waiting for the preview: %d of %d healthy on %s", p.obs.Color(c).Healthy, p.app.PreviewSize, c)
+	} else {
+		p.note("waiting for approval in pipeline %s (stage %s, action %s)", p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action)
+	}
 	return false
 }
 
