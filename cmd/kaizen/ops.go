@@ -100,6 +100,29 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Deps, [
 	return d, apps, nil
 }
 
+// opsSetup parses an operator command's flags (extra adds its own) and
+// builds its dependencies; a non-zero code means stop with it.
+func opsSetup(ctx context.Context, name string, args []string, stderr io.Writer, mutating bool, extra func(*flag.FlagSet)) (*opsFlags, *steps.Deps, []*config.App, int) {
+	o := &opsFlags{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.register(fs, mutating)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, 2
+	}
+	if mutating && o.app == "" {
+		return nil, nil, nil, fail(stderr, 2, "%s: --app is required", name)
+	}
+	d, apps, err := opsDeps(ctx, o, stderr)
+	if err != nil {
+		return nil, nil, nil, fail(stderr, 2, "%s: %v", name, err)
+	}
+	return o, d, apps, 0
+}
+
 // AppStatus is what `kaizen status --json` prints per app.
 type AppStatus struct {
 	App      string           `json:"app"`
@@ -110,16 +133,9 @@ type AppStatus struct {
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var o opsFlags
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.register(fs, false)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	d, apps, err := opsDeps(ctx, &o, stderr)
-	if err != nil {
-		return fail(stderr, 2, "status: %v", err)
+	o, d, apps, code := opsSetup(ctx, "status", args, stderr, false, nil)
+	if code != 0 {
+		return code
 	}
 	var all []AppStatus
 	for _, app := range apps {
@@ -187,16 +203,9 @@ func printStatus(w io.Writer, s AppStatus) {
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var o opsFlags
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.register(fs, false)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	d, apps, err := opsDeps(ctx, &o, stderr)
-	if err != nil {
-		return fail(stderr, 2, "history: %v", err)
+	o, d, apps, code := opsSetup(ctx, "history", args, stderr, false, nil)
+	if code != 0 {
+		return code
 	}
 	all := map[string][]release.Release{}
 	for _, app := range apps {
@@ -238,22 +247,12 @@ func ts(t time.Time) string {
 // runOperator carries out promote, rollback or abort through the same
 // reconcile step the functions use.
 func runOperator(ctx context.Context, command string, args []string, stdout, stderr io.Writer) int {
-	var o opsFlags
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.register(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if o.app == "" {
-		return fail(stderr, 2, "%s: --app is required", command)
+	o, d, apps, code := opsSetup(ctx, command, args, stderr, true, nil)
+	if code != 0 {
+		return code
 	}
 	if o.by == "" {
 		o.by = "unknown"
-	}
-	d, apps, err := opsDeps(ctx, &o, stderr)
-	if err != nil {
-		return fail(stderr, 2, "%s: %v", command, err)
 	}
 	ev := release.Event{Kind: release.EvOperator, ID: fmt.Sprintf("cli-%s-%d", command, time.Now().UnixNano()), Operator: &release.Operator{Command: command, By: o.by}}
 	out, err := d.Run(ctx, apps[0], ev)
@@ -299,20 +298,15 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(args) == 0 || args[0] != "prune" {
 		return fail(stderr, 2, "usage: kaizen images prune --app A --keep N [--dry-run]")
 	}
-	var o opsFlags
-	fs := flag.NewFlagSet("images prune", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.register(fs, true)
-	keep := fs.Int("keep", -1, "how many of the newest AMIs to keep besides those in use")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	keep := new(int)
+	o, d, apps, code := opsSetup(ctx, "images prune", args[1:], stderr, true, func(fs *flag.FlagSet) {
+		fs.IntVar(keep, "keep", -1, "how many of the newest AMIs to keep besides those in use")
+	})
+	if code != 0 {
+		return code
 	}
-	if o.app == "" || *keep < 0 {
-		return fail(stderr, 2, "images prune: --app and --keep N (N >= 0) are required")
-	}
-	d, apps, err := opsDeps(ctx, &o, stderr)
-	if err != nil {
-		return fail(stderr, 2, "images prune: %v", err)
+	if *keep < 0 {
+		return fail(stderr, 2, "images prune: --keep N (N >= 0) is required")
 	}
 	app := apps[0]
 	st, err := d.Store.Load(ctx, app.Name)
