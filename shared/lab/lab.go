@@ -47,7 +47,7 @@ func New(cfg *config.File, start time.Time, logw io.Writer) *Lab {
 		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3},
 		Store:  l.Store,
 		Now:    c.Now,
-		Log:    slog.New(slog.NewTextHandler(logw, nil)),
+		Log:    logger(logw),
 	}
 	return l
 }
@@ -85,4 +85,11 @@ func (l *Lab) Violations(ctx context.Context) []error {
 		}
 	}
 	return errs
+}
+
+func logger(w io.Writer) *slog.Logger {
+	if w == io.Discard {
+		return slog.New(slog.DiscardHandler) // formats nothing
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }

@@ -4,15 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
-	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/lab"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/sim"
@@ -46,24 +46,18 @@ func testConfig(t testing.TB) *config.File {
 	return cfg
 }
 
+// newWorld seeds the example app on a lab (the same wiring the demo and
+// the benchmarks use) with the given store.
 func newWorld(t testing.TB, st store.Store) *world {
 	t.Helper()
 	cfg := testConfig(t)
-	c := sim.New(t0)
-	w := &world{t: t, cfg: cfg, app: &cfg.Apps[0], cloud: c, store: st}
-	w.live = c.SeedApp(w.app)
-	logh := slog.DiscardHandler
+	var logw io.Writer = io.Discard
 	if os.Getenv("KAIZEN_TEST_LOG") != "" {
-		logh = slog.NewTextHandler(os.Stderr, nil)
+		logw = os.Stderr
 	}
-	w.deps = &steps.Deps{
-		Config: cfg,
-		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3},
-		Store:  st,
-		Now:    c.Now,
-		Log:    slog.New(logh),
-	}
-	return w
+	l := lab.New(cfg, t0, logw)
+	l.Store, l.Deps.Store = st, st
+	return &world{t: t, cfg: cfg, app: &cfg.Apps[0], cloud: l.Cloud, store: st, deps: l.Deps, live: l.Seeded[cfg.Apps[0].Name]}
 }
 
 func (w *world) envelope(source, detailType string, detail any) []byte {
