@@ -20,6 +20,13 @@ type Validators struct {
 	// Hash is the hex SHA-256 of the body, for servers that send neither
 	// ETag nor Last-Modified.
 	Hash string `json:"hash,omitempty"`
+	// Recorded lists, comma-separated and sorted, the advisory ids of the
+	// feed that the last completed poll had recorded. The next changed poll
+	// skips their conditional writes: a feed of thousands of items that
+	// gains one costs one write, not thousands. Only a cache: RecordAdvisory
+	// stays the authority, so a lost or stale list costs writes, never a
+	// second rebuild.
+	Recorded string `json:"recorded,omitempty"`
 }
 
 // Result of a conditional fetch.

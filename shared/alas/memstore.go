@@ -160,3 +160,14 @@ func (s *MemStore) Recorded(app string) []Record {
 	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.Advisory.ID, b.Advisory.ID) })
 	return out
 }
+
+// ForgetRecordedIDs drops the recorded-id lists kept with the validators, as
+// if they had been lost (tests show they are only a cache).
+func (s *MemStore) ForgetRecordedIDs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.validators {
+		v.Recorded = ""
+		s.validators[k] = v
+	}
+}

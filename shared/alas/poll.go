@@ -120,6 +120,9 @@ type Poller struct {
 // current one holds the fixes of the advisories published a month earlier.
 const DefaultFirstPollWindow = 30 * 24 * time.Hour
 
+// maxRecordedList bounds Validators.Recorded (about 18,000 ids).
+const maxRecordedList = 300 << 10
+
 // DefaultDigestHours is the digest period when config.ALAS.DigestHours is
 // not set (config.Load sets the same default).
 const DefaultDigestHours = 24
@@ -139,6 +142,7 @@ type Report struct {
 	// ActionKnown (see Poller.FirstPollWindow).
 	Known   int
 	Ignored int     // advisories the policy ignored (too old, not our packages)
+	Cached  int     // advisories recorded by an earlier poll, skipped without a write
 	Skipped []error // malformed items, one *ItemError each
 
 	// Rebuild lists the advisory ids passed to Rebuilder.Start and
@@ -280,7 +284,19 @@ func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error
 	if prev == (Validators{}) {
 		known = r.knownBefore()
 	}
+	cached := map[string]bool{}
+	if prev.Recorded != "" {
+		for _, id := range strings.Split(prev.Recorded, ",") {
+			cached[id] = true
+		}
+	}
+	var recorded []string
 	for _, a := range f.Advisories {
+		if cached[a.ID] {
+			recorded = append(recorded, a.ID)
+			r.rep.Cached++
+			continue
+		}
 		// Everything older than the window is known, whatever the policy
 		// would say: an old advisory ignored now for a package the image
 		// lacks must not start a build when the manifest later gains it.
@@ -297,6 +313,7 @@ func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error
 			// the report, so it is still notified and (if pending) rebuilt.
 			return Validators{}, false, wrap("record "+a.ID, err)
 		}
+		recorded = append(recorded, a.ID)
 		switch {
 		case !first:
 		case action == ActionKnown:
@@ -311,7 +328,12 @@ func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error
 		r.log.Info("first poll of the feed: older advisories recorded as known, not rebuilt",
 			"feed", url, "known", r.rep.Known, "before", known)
 	}
-	return res.Validators, true, nil
+	slices.Sort(recorded)
+	v := res.Validators
+	if v.Recorded = strings.Join(slices.Compact(recorded), ","); len(v.Recorded) > maxRecordedList {
+		v.Recorded = "" // a DynamoDB item holds 400 KB: past that, pay the writes
+	}
+	return v, true, nil
 }
 
 // knownBefore returns the cutoff of Poller.FirstPollWindow, or the zero

@@ -547,3 +547,42 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// A changed feed of thousands of items that gains one costs one advisory
+// write, not thousands: the ids the last poll recorded are kept with the
+// feed's validators and skipped.
+func TestPollChangedFeedWritesOnlyNewItems(t *testing.T) {
+	feed := genFeed(2000)
+	srv := newFeedServer(t, withETag, feed)
+	r := newRig(srv.URL)
+	if _, err := r.poll(t); err != nil {
+		t.Fatal(err)
+	}
+	records := func() int { return len(r.store.Recorded("web")) }
+	if n := records(); n != 2000 {
+		t.Fatalf("first poll recorded %d advisories, want 2000", n)
+	}
+	before := r.store.Writes()
+	srv.set(withItem(feed, "ALAS2-2025-3030 (critical): glibc", "CVE-2025-0395", "Mon, 20 Jan 2025 08:00:00 GMT"))
+	rep, err := r.poll(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One record, one validators save, one MarkRebuilt.
+	if w := r.store.Writes() - before; w > 3 {
+		t.Fatalf("a changed feed with one new item made %d writes, want at most 3", w)
+	}
+	if rep.Cached != 2000 || !slices.Equal(ids(rep.New), []string{"ALAS2-2025-3030"}) {
+		t.Fatalf("cached %d, new %v", rep.Cached, ids(rep.New))
+	}
+	// The cache is only a cache: without it, record-once still holds.
+	r.store.ForgetRecordedIDs()
+	srv.set(withItem(feed, "ALAS2-2025-3031 (critical): openssl", "CVE-2025-0400", "Mon, 20 Jan 2025 09:00:00 GMT"))
+	rep, err = r.poll(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(rep.New), []string{"ALAS2-2025-3031"}) || len(r.rebuild.calls()) != 3 {
+		t.Fatalf("without the cache: new %v, starts %d", ids(rep.New), len(r.rebuild.calls()))
+	}
+}

@@ -62,14 +62,14 @@ func (d *Dynamo) FeedValidators(ctx context.Context, app, url string) (alas.Vali
 	if out.Item == nil {
 		return alas.Validators{}, nil
 	}
-	return alas.Validators{ETag: str(out.Item, "etag"), LastModified: str(out.Item, "lastModified"), Hash: str(out.Item, "hash")}, nil
+	return alas.Validators{ETag: str(out.Item, "etag"), LastModified: str(out.Item, "lastModified"), Hash: str(out.Item, "hash"), Recorded: str(out.Item, "recorded")}, nil
 }
 
 // PutFeedValidators implements alas.Store. Empty validators are left out of
 // the item.
 func (d *Dynamo) PutFeedValidators(ctx context.Context, app, url string, v alas.Validators) error {
 	it := key("app#"+app, feedPrefix+url)
-	for k, val := range map[string]string{"etag": v.ETag, "lastModified": v.LastModified, "hash": v.Hash} {
+	for k, val := range map[string]string{"etag": v.ETag, "lastModified": v.LastModified, "hash": v.Hash, "recorded": v.Recorded} {
 		if val != "" {
 			it[k] = s(val)
 		}

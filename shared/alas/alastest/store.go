@@ -38,7 +38,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) alas.Store) {
 		if err != nil || v != (alas.Validators{}) {
 			t.Fatalf("unknown feed: got %+v, %v; want zero validators, nil", v, err)
 		}
-		want := alas.Validators{ETag: `"abc"`, LastModified: "Thu, 07 Nov 2024 21:33:00 GMT", Hash: "00ff"}
+		want := alas.Validators{ETag: `"abc"`, LastModified: "Thu, 07 Nov 2024 21:33:00 GMT", Hash: "00ff", Recorded: "ALAS-2020-1375,ALAS2-2025-3025"}
 		if err := s.PutFeedValidators(ctx, "web", u, want); err != nil {
 			t.Fatal(err)
 		}
