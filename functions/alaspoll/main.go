@@ -22,6 +22,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/secretchange"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
@@ -34,11 +35,18 @@ func main() {
 		// repositories are pinned per release, so the build must upgrade
 		// with dnf --releasever (see package alrelease).
 		release := &alrelease.Latest{SSM: ssm.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg)}
+		notifier := &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1} // the SDK retries on its own
+		// Secret changes that arrived while a build ran are rebuilt here,
+		// once that build has ended.
+		secrets := &secretchange.Handler{Config: cfg, Rebuilder: builder, Notifier: notifier, Store: db, Pending: db}
 		h := &alaspoll.Handler{Config: cfg, Poller: &alas.Poller{
 			Store:          db,
 			Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: db},
-			Notifier:       &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
+			Notifier:       notifier,
 			ReleaseVersion: release.ReleaseVersion,
+		}, Before: func(ctx context.Context, app *config.App) error {
+			_, err := secrets.StartPending(ctx, app)
+			return err
 		}}
 		return func(ctx context.Context, raw json.RawMessage) error { return h.Handle(ctx, raw) }, nil
 	})

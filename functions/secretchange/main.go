@@ -23,11 +23,13 @@ import (
 
 func main() {
 	lambdamain.Serve("secretchange", func(_ context.Context, env lambdamain.Env, cfg *config.File, awsCfg aws.Config) (lambdamain.Handler, error) {
+		db := &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table}
 		h := &secretchange.Handler{
 			Config:    cfg,
 			Rebuilder: &rebuild.Builder{CodeBuild: codebuild.NewFromConfig(awsCfg), CodePipeline: codepipeline.NewFromConfig(awsCfg)},
 			Notifier:  &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
-			Store:     &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table},
+			Store:     db,
+			Pending:   db, // a change during a running build is rebuilt by alaspoll after it
 		}
 		return func(ctx context.Context, raw json.RawMessage) error { return h.Handle(ctx, raw) }, nil
 	})

@@ -23,6 +23,11 @@ type Handler struct {
 	Config *config.File
 	Poller *alas.Poller
 	Log    *slog.Logger // default slog.Default()
+	// Before, if set, runs for each app before its poll: the function uses
+	// it to start a secret rebuild that waited for a running build (see
+	// secretchange.Handler.StartPending). Its error is reported with the
+	// app's and does not stop the poll.
+	Before func(ctx context.Context, app *config.App) error
 }
 
 // Handle polls every app once for a `Scheduled Event` from the configured
@@ -57,6 +62,11 @@ func (h *Handler) Process(ctx context.Context, raw []byte) ([]alas.Report, error
 	var errs []error
 	for i := range h.Config.Apps {
 		app := &h.Config.Apps[i]
+		if h.Before != nil {
+			if err := h.Before(ctx, app); err != nil {
+				errs = append(errs, fmt.Errorf("alaspoll: app %s: %w", app.Name, err))
+			}
+		}
 		rep, err := h.Poller.Poll(ctx, app)
 		reps = append(reps, rep)
 		if err != nil {

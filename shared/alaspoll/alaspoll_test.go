@@ -130,3 +130,27 @@ func TestMalformed(t *testing.T) {
 		t.Error("handler without config succeeded")
 	}
 }
+
+// Before runs for every app ahead of its poll; its failure is reported
+// and does not stop the polls.
+func TestBeforeRunsForEveryApp(t *testing.T) {
+	r := newRig(t)
+	var seen []string
+	r.handler.Before = func(_ context.Context, app *config.App) error {
+		seen = append(seen, app.Name)
+		if app.Name == "blog" {
+			return errors.New("pending rebuild check failed")
+		}
+		return nil
+	}
+	reps, err := r.handler.Process(context.Background(), event(t, nil))
+	if strings.Join(seen, ",") != "shop,blog" {
+		t.Fatalf("Before ran for %v", seen)
+	}
+	if err == nil || !strings.Contains(err.Error(), "app blog: pending rebuild check failed") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(reps) != 2 || reps[1].Fetched != 1 {
+		t.Fatalf("the blog poll did not run after its Before failed: %+v", reps)
+	}
+}

@@ -25,12 +25,12 @@
 //
 // # A build already running
 //
-// If a golden-image build of the app is already running, no second build
-// is started (two concurrent builds of one project could finish out of
-// order and leave the older value in the newest image). The message says
-// so and asks people to start a build after it ends if it started before
-// the change. The event counts as processed either way; Lambda's own
-// retries only follow errors.
+// A build that is already running may have read the old value, and a
+// second build started now could finish first and leave the older value in
+// the newest image. So no second build starts: the change is recorded as a
+// pending secret rebuild (Pending), and StartPending, which the alaspoll
+// function runs on its schedule, starts it once no build runs. Without a
+// Pending store the message asks people to do that by hand.
 package secretchange
 
 import (
@@ -81,9 +81,21 @@ type Handler struct {
 	Rebuilder Rebuilder
 	Notifier  Notifier
 	Store     Events
-	Now       func() time.Time // default time.Now
-	Log       *slog.Logger     // default slog.Default()
-	EventTTL  time.Duration    // default DefaultEventTTL
+	// Pending, if set, remembers a change that arrived while a build ran.
+	Pending  PendingStore
+	Now      func() time.Time // default time.Now
+	Log      *slog.Logger     // default slog.Default()
+	EventTTL time.Duration    // default DefaultEventTTL
+}
+
+// PendingStore remembers one pending secret rebuild per app (store.Dynamo
+// and store.Memory implement it).
+type PendingStore interface {
+	SetPending(ctx context.Context, app, reason string, at time.Time) error
+	// Pending returns the pending rebuild's reason ("" if none) and time.
+	Pending(ctx context.Context, app string) (string, time.Time, error)
+	// ClearPending removes the one recorded at at; a newer one stays.
+	ClearPending(ctx context.Context, app string, at time.Time) error
 }
 
 // Outcome is what Process did for one app.
@@ -92,8 +104,10 @@ type Outcome struct {
 	Secret  string // as the event names it
 	Event   string // CloudTrail eventName
 	BuildID string // the build started, if any
-	// Skipped says why no build was started ("" if one was).
+	// Skipped says why no build was started ("" if one was), and Pending
+	// that one will start when the running build ends.
 	Skipped  string
+	Pending  bool
 	Notified bool
 }
 
@@ -194,7 +208,14 @@ func (h *Handler) app(ctx context.Context, e route.Envelope, d route.SecretDetai
 	}
 	if running {
 		out.Skipped = "a golden-image build is already running"
-		log.Warn("secret changed while a golden-image build runs; no second build started")
+		if h.Pending != nil {
+			reason := fmt.Sprintf("secret %s changed by %s at %s", secret, d.EventName, e.Time)
+			if err := h.Pending.SetPending(ctx, app.Name, reason, now); err != nil {
+				return out, err
+			}
+			out.Pending = true
+		}
+		log.Warn("secret changed while a golden-image build runs; a new build follows it", "pending", out.Pending)
 	} else {
 		id, err := h.Rebuilder.StartForSecret(ctx, app, fmt.Sprintf("secret %s changed by %s", secret, d.EventName), e.ID)
 		if err != nil {
@@ -227,6 +248,10 @@ func message(app *config.App, e route.Envelope, d route.SecretDetail, secret str
 		subject = fmt.Sprintf("kaizen %s: secret changed, image rebuild started", app.Name)
 		fmt.Fprintf(&b, "\nStarted golden-image build %s (%s) so that the next image carries the new value.\n"+
 			"The fleet keeps the previous value until that image is released.\n", out.BuildID, target(app))
+	} else if out.Pending {
+		subject = fmt.Sprintf("kaizen %s: secret changed while a build runs, rebuild follows", app.Name)
+		fmt.Fprintf(&b, "\nA golden-image build (%s) is already running and may carry the previous value.\n"+
+			"A new build starts when it ends (alaspoll checks every run); do not approve the release of the running one.\n", target(app))
 	} else {
 		subject = fmt.Sprintf("kaizen %s: secret changed while a build runs, no new build", app.Name)
 		fmt.Fprintf(&b, "\nNo build started: a golden-image build (%s) is already running.\n"+
@@ -316,4 +341,35 @@ func (h *Handler) logger() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
+}
+
+// StartPending starts the app's pending secret rebuild once no build runs,
+// and says so. It returns the build started ("" if none was due or a build
+// still runs).
+func (h *Handler) StartPending(ctx context.Context, app *config.App) (string, error) {
+	if h.Pending == nil {
+		return "", nil
+	}
+	reason, at, err := h.Pending.Pending(ctx, app.Name)
+	if err != nil || reason == "" {
+		return "", err
+	}
+	running, err := h.Rebuilder.Running(ctx, app)
+	if err != nil || running {
+		return "", err
+	}
+	// The token ties retries of this start to one build.
+	id, err := h.Rebuilder.StartForSecret(ctx, app, reason, fmt.Sprintf("pending-%s-%d", app.Name, at.UnixMilli()))
+	if err != nil {
+		return "", err
+	}
+	if err := h.Pending.ClearPending(ctx, app.Name, at); err != nil {
+		return id, err
+	}
+	h.logger().Info("pending secret rebuild started", "app", app.Name, "build", id, "reason", reason)
+	msg := fmt.Sprintf("App: %s\n%s while a golden-image build ran.\nThat build has ended; started build %s (%s) so that the next image carries the new value.\n", app.Name, reason, id, target(app))
+	if err := h.Notifier.Notify(ctx, app, fmt.Sprintf("kaizen %s: secret rebuild started", app.Name), msg); err != nil {
+		return id, fmt.Errorf("notify: %w", err)
+	}
+	return id, nil
 }

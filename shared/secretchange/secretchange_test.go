@@ -391,3 +391,40 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+// A change during a running build is remembered; once the build ends, the
+// next alaspoll run starts the rebuild, once.
+func TestPendingRebuildFollowsTheRunningBuild(t *testing.T) {
+	r := newRig(testConfig())
+	r.handler.Pending = r.events
+	ctx := context.Background()
+	app := &r.handler.Config.Apps[0]
+	running, err := (&rebuild.Builder{CodeBuild: r.cloud.CodeBuild()}).Start(ctx, app, []string{"ALAS2023-2024-771"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := r.handler.Process(ctx, ev("e-pend", "aws.secretsmanager", apiCall, account, region, trail("PutSecretValue", m{"secretId": shopARN}, nil, nil)))
+	if err != nil || len(outs) != 1 || !outs[0].Pending || len(r.cloud.Builds()) != 1 {
+		t.Fatalf("outcome %+v, %d builds, err %v", outs, len(r.cloud.Builds()), err)
+	}
+	if p := r.cloud.Published(); !strings.Contains(p[0].Subject, "rebuild follows") {
+		t.Fatalf("message = %q", p[0].Subject)
+	}
+	// Still running: nothing starts.
+	if id, err := r.handler.StartPending(ctx, app); err != nil || id != "" {
+		t.Fatalf("started %q while a build runs (%v)", id, err)
+	}
+	r.cloud.FinishBuild(running, "SUCCEEDED")
+	id, err := r.handler.StartPending(ctx, app)
+	if err != nil || id == "" {
+		t.Fatalf("pending rebuild not started: %q %v", id, err)
+	}
+	builds := r.cloud.Builds()
+	if len(builds) != 2 || !strings.Contains(builds[1].Env["KAIZEN_REASON"], "PutSecretValue") {
+		t.Fatalf("builds = %+v", builds)
+	}
+	r.cloud.FinishBuild(id, "SUCCEEDED")
+	if id, _ := r.handler.StartPending(ctx, app); id != "" {
+		t.Fatalf("the pending rebuild started twice: %s", id)
+	}
+}

@@ -127,6 +127,36 @@ func contract(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("a pending secret rebuild is cleared only by its own time", func(t *testing.T) {
+		s := newStore(t).(interface {
+			SetPending(context.Context, string, string, time.Time) error
+			Pending(context.Context, string) (string, time.Time, error)
+			ClearPending(context.Context, string, time.Time) error
+		})
+		if r, _, err := s.Pending(ctx, "shop"); err != nil || r != "" {
+			t.Fatalf("fresh: %q %v", r, err)
+		}
+		if err := s.SetPending(ctx, "shop", "secret x changed", t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetPending(ctx, "shop", "secret x changed again", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ClearPending(ctx, "shop", t0); err != nil { // the older one: the newer stays
+			t.Fatal(err)
+		}
+		r, at, err := s.Pending(ctx, "shop")
+		if err != nil || r != "secret x changed again" || !at.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("after clearing the older: %q %s %v", r, at, err)
+		}
+		if err := s.ClearPending(ctx, "shop", at); err != nil {
+			t.Fatal(err)
+		}
+		if r, _, _ := s.Pending(ctx, "shop"); r != "" {
+			t.Fatalf("not cleared: %q", r)
+		}
+	})
+
 	t.Run("event ids expire in code", func(t *testing.T) {
 		s := newStore(t)
 		if seen, err := s.Seen(ctx, "ev-1", t0); err != nil || seen {

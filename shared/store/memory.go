@@ -13,10 +13,11 @@ import (
 // Memory is an in-memory Store. It stores JSON, as DynamoDB does, so state
 // never aliases between callers.
 type Memory struct {
-	mu     sync.Mutex
-	states map[string][]byte
-	ledger map[string]map[string][]byte
-	events map[string]time.Time
+	mu      sync.Mutex
+	states  map[string][]byte
+	ledger  map[string]map[string][]byte
+	events  map[string]time.Time
+	pending map[string]pending
 	// Writes counts successful writes, for tests and benchmarks.
 	Writes int
 }
