@@ -267,14 +267,11 @@ func baseEnv(fn string) map[string]string {
 // the first invocation.
 func spawn(t testing.TB, fn string, env map[string]string) *Function {
 	t.Helper()
-	apiPort, err := testenv.FreePort()
+	ports, err := testenv.FreePorts(2) // distinct: the emulator binds both
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	apiPort, port := ports[0], ports[1]
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(rieBin(t), "--log-level", "error",
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort),

@@ -44,21 +44,24 @@ func startupMedian(ctx context.Context, rie, bootstrap string, runs int) (time.D
 	return ds[len(ds)/2], nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// freePorts returns two distinct free loopback ports, held open together
+// while chosen so that the kernel cannot hand out one twice.
+func freePorts() (int, int, error) {
+	a, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	defer a.Close()
+	b, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer b.Close()
+	return a.Addr().(*net.TCPAddr).Port, b.Addr().(*net.TCPAddr).Port, nil
 }
 
 func startupOnce(ctx context.Context, rie, bootstrap, cfg string, ev []byte) (time.Duration, error) {
-	api, err := freePort()
-	if err != nil {
-		return 0, err
-	}
-	port, err := freePort()
+	api, port, err := freePorts()
 	if err != nil {
 		return 0, err
 	}

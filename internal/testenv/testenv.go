@@ -61,6 +61,28 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreePorts returns n distinct free TCP ports on loopback. They are held
+// open together while chosen, so the kernel cannot hand out one twice (as
+// separate FreePort calls may).
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
 // WaitTCP waits until addr accepts connections.
 func WaitTCP(addr string, d time.Duration) error {
 	deadline := time.Now().Add(d)
