@@ -218,7 +218,8 @@ func TestOperatorCLI(t *testing.T) {
 		t.Fatalf("status: exit %d %s\n%s", code, errs, out)
 	}
 	code, out, errs = kz(t, append([]string{"history"}, ops...)...)
-	if code != 0 || !strings.Contains(out, ami1) || !strings.Contains(out, "done") || !strings.Contains(out, ami2) || !strings.Contains(out, "staged") {
+	if code != 0 || !strings.Contains(out, ami1) || !strings.Contains(out, "done") || !strings.Contains(out, ami2) || !strings.Contains(out, "staged") ||
+		!strings.Contains(out, "by alice") {
 		t.Fatalf("history: exit %d %s\n%s", code, errs, out)
 	}
 	code, _, errs = kz(t, append([]string{"rollback"}, ops...)...)

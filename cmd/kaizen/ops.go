@@ -223,8 +223,11 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	for _, app := range apps {
 		for _, r := range all[app.Name] {
 			approved := ts(r.ApprovedAt)
-			if approved != "-" && r.ApprovalExecution != "" {
-				approved += " by " + r.ApprovalExecution
+			for _, tr := range r.History {
+				if tr.To == release.Promoting {
+					// "approved by X (event ...)" → "by X"
+					approved += " " + strings.TrimPrefix(strings.SplitN(tr.Cause, " (", 2)[0], "approved ")
+				}
 			}
 			why := ""
 			if n := len(r.History); n > 0 {

@@ -405,7 +405,11 @@ func (p *planner) onApproval(a Approval) {
 			return
 		}
 		rel.ApprovalExecution = a.Execution
-		p.approve(rel, p.cause("approved by pipeline execution "+a.Execution))
+		who := "approved by pipeline execution " + a.Execution
+		if a.By != "" {
+			who = "approved by " + a.By + " (kaizen promote)"
+		}
+		p.approve(rel, p.cause(who))
 	case "FAILED":
 		if rel == nil || rel.State != Staged {
 			p.note("rejection %s: no staged release", a.Execution)
