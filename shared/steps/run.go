@@ -153,7 +153,9 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 		ahead.Version = st.Version
 		ahead.Pending = actionStrings(plan.Actions)
 		ahead.LastError = inProgress
-		if err := d.Store.Save(ctx, &ahead, ledger(ahead)...); err != nil {
+		// The ledger waits for the outcome (or the failure record): writing
+		// it here too would double every step's ledger writes.
+		if err := d.Store.Save(ctx, &ahead); err != nil {
 			return out, err
 		}
 		version := ahead.Version
