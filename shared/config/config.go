@@ -91,6 +91,25 @@ type App struct {
 	ChangeWindow *ChangeWindow `json:"changeWindow,omitempty"`
 	// MinImageAgeDays protects young AMIs from `kaizen images prune`.
 	MinImageAgeDays int `json:"minImageAgeDays,omitempty"`
+	// WindowWaitHours bounds how long an approved release waits for its
+	// change window (default 24); past it the release fails with a notice
+	// instead of holding full capacity on two colors forever.
+	WindowWaitHours int `json:"windowWaitHours,omitempty"`
+	// AlarmSkewSeconds is the clock skew allowed between CloudWatch's
+	// transition timestamps and kaizen's own clock (default 30): an alarm
+	// that transitioned before the current color took the public, less
+	// this, is stale and moves nothing.
+	AlarmSkewSeconds int `json:"alarmSkewSeconds,omitempty"`
+	// ImageOwners lists accounts besides the configured one whose AMIs may
+	// be staged (a central image account). Any other owner is refused.
+	ImageOwners []string `json:"imageOwners,omitempty"`
+	// AllowWidePreview permits office CIDRs wider than /16 (IPv4) or /48
+	// (IPv6) for the preview rule.
+	AllowWidePreview bool `json:"allowWidePreview,omitempty"`
+	// NoProgressTicks is how many ticks in a row the same corrective action
+	// may be planned without the fleet converging before kaizen stops
+	// acting on the app (default 5).
+	NoProgressTicks int `json:"noProgressTicks,omitempty"`
 }
 
 // Tag is an EC2 tag.
@@ -282,6 +301,15 @@ func (f *File) defaults() {
 		}
 		if a.CutoverTimeoutMinutes == 0 {
 			a.CutoverTimeoutMinutes = 30
+		}
+		if a.WindowWaitHours == 0 {
+			a.WindowWaitHours = 24
+		}
+		if a.AlarmSkewSeconds == 0 {
+			a.AlarmSkewSeconds = 30
+		}
+		if a.NoProgressTicks == 0 {
+			a.NoProgressTicks = 5
 		}
 		if a.RetireHoldMinutes == 0 {
 			a.RetireHoldMinutes = 60
