@@ -4,14 +4,11 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
-	"regexp"
-	"strings"
+	"reflect"
 	"time"
 )
 
@@ -44,11 +41,18 @@ type File struct {
 	Account string `json:"account"`
 	Region  string `json:"region"`
 	Apps    []App  `json:"apps"`
+
+	// present holds the keys the JSON document set (canonical paths such as
+	// "apps[0].bakeMinutes"); nil for a File not made by Parse.
+	present map[string]bool
 }
 
 // App is one blue/green fleet.
 type App struct {
 	Name string `json:"name"`
+	// Account is the account the app lives in: the file's account. Its own
+	// AMIs, and those of ImageOwners, may be staged.
+	Account string `json:"-"`
 	// ImageTag marks the app's AMIs: key defaults to "kaizen:app", value to the
 	// app's name.
 	ImageTag Tag `json:"imageTag"`
@@ -188,14 +192,6 @@ type ALAS struct {
 	ManifestTag string `json:"manifestTag,omitempty"`
 }
 
-// ChangeWindow limits when the public may be switched.
-type ChangeWindow struct {
-	Days     []string `json:"days"`
-	From     string   `json:"from"` // "09:00"
-	To       string   `json:"to"`   // "17:00"
-	TimeZone string   `json:"timeZone"`
-}
-
 // Color returns the configuration of c.
 func (a *App) Color(c Color) ColorConfig {
 	if c == Green {
@@ -268,18 +264,28 @@ func Load(path string) (*File, error) {
 	return f, nil
 }
 
-// Parse decodes and validates configuration JSON. Unknown fields are errors:
-// a typo in a config file must not silently fall back to a default.
+// Parse decodes and validates configuration JSON, returning every problem
+// at once, each naming its field. Stricter than encoding/json: unknown keys,
+// keys that differ from a known one only by case, duplicate keys, values of
+// the wrong type and data after the document are all errors. A typo in a
+// config file must not silently fall back to a default.
 func Parse(b []byte) (*File, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
+	s, err := scan(b, reflect.TypeFor[File]())
+	if err != nil {
+		return nil, err
+	}
+	if s.nType > 0 {
+		// A mistyped value would come out zero and raise errors of its own.
+		return nil, errors.Join(s.errs...)
+	}
 	var f File
-	if err := dec.Decode(&f); err != nil {
+	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
+	f.present = s.present
 	f.defaults()
-	if err := f.Validate(); err != nil {
-		return nil, err
+	if errs := append(s.errs, f.validate()...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return &f, nil
 }
@@ -287,6 +293,7 @@ func Parse(b []byte) (*File, error) {
 func (f *File) defaults() {
 	for i := range f.Apps {
 		a := &f.Apps[i]
+		a.Account = f.Account
 		if a.ImageTag.Key == "" {
 			a.ImageTag.Key = "kaizen:app"
 		}
@@ -338,202 +345,4 @@ func (f *File) defaults() {
 			}
 		}
 	}
-}
-
-var (
-	appName     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	accountID   = regexp.MustCompile(`^[0-9]{12}$`)
-	regionName  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	ltID        = regexp.MustCompile(`^lt-[0-9a-f]{8,17}$`)
-	asgName     = regexp.MustCompile(`^[^:*]{1,255}$`)
-	hhmm        = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	weekday     = map[string]bool{"mon": true, "tue": true, "wed": true, "thu": true, "fri": true, "sat": true, "sun": true}
-	severities  = map[string]bool{"critical": true, "important": true, "medium": true, "low": true}
-	alVersions  = map[string]bool{"1": true, "2": true, "2023": true}
-	arnServices = map[string]string{
-		"targetGroupArn":  "elasticloadbalancing",
-		"listenerArn":     "elasticloadbalancing",
-		"ruleArn":         "elasticloadbalancing",
-		"topicArn":        "sns",
-		"instanceRoleArn": "iam",
-	}
-)
-
-// FieldError names the configuration field that is wrong.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Validate checks the whole file and returns every problem, each naming its
-// field (for example `apps[0].blue.asg: required`).
-func (f *File) Validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
-	if !accountID.MatchString(f.Account) {
-		add("account", "must be a 12-digit AWS account id, got %q", f.Account)
-	}
-	if !regionName.MatchString(f.Region) {
-		add("region", "must be an AWS region such as eu-west-1, got %q", f.Region)
-	}
-	if len(f.Apps) == 0 {
-		add("apps", "at least one app is required")
-	}
-	seen := map[string]bool{}
-	arn := func(field, v, service string, required bool) {
-		if v == "" {
-			if required {
-				add(field, "required")
-			}
-			return
-		}
-		parts := strings.SplitN(v, ":", 6)
-		if len(parts) != 6 || parts[0] != "arn" || parts[2] != service {
-			add(field, "must be an %s ARN, got %q", service, v)
-			return
-		}
-		if service != "iam" && (parts[3] != f.Region || parts[4] != f.Account) {
-			add(field, "ARN must be in region %s and account %s, got %q", f.Region, f.Account, v)
-		}
-	}
-	for i := range f.Apps {
-		a := &f.Apps[i]
-		p := fmt.Sprintf("apps[%d]", i)
-		if !appName.MatchString(a.Name) {
-			add(p+".name", "must be lower-case letters, digits and dashes (at most 63), got %q", a.Name)
-		} else if seen[a.Name] {
-			add(p+".name", "duplicate app %q", a.Name)
-		}
-		seen[a.Name] = true
-		for _, c := range Colors {
-			cc := a.Color(c)
-			cp := p + "." + string(c)
-			if cc.ASG == "" {
-				add(cp+".asg", "required")
-			} else if !asgName.MatchString(cc.ASG) {
-				add(cp+".asg", "not a valid Auto Scaling group name: %q", cc.ASG)
-			}
-			arn(cp+".targetGroupArn", cc.TargetGroupARN, arnServices["targetGroupArn"], true)
-			if !ltID.MatchString(cc.LaunchTemplateID) {
-				add(cp+".launchTemplateId", "must be a launch template id (lt-...), got %q", cc.LaunchTemplateID)
-			}
-		}
-		if a.Blue.ASG != "" && a.Blue.ASG == a.Green.ASG {
-			add(p+".green.asg", "must differ from blue.asg")
-		}
-		if a.Blue.TargetGroupARN != "" && a.Blue.TargetGroupARN == a.Green.TargetGroupARN {
-			add(p+".green.targetGroupArn", "must differ from blue.targetGroupArn")
-		}
-		arn(p+".listenerArn", a.ListenerARN, "elasticloadbalancing", true)
-		arn(p+".preview.ruleArn", a.Preview.RuleARN, "elasticloadbalancing", true)
-		if len(a.Preview.OfficeCIDRs) == 0 {
-			add(p+".preview.officeCidrs", "at least one office CIDR is required")
-		}
-		for j, c := range a.Preview.OfficeCIDRs {
-			if _, err := netip.ParsePrefix(c); err != nil {
-				add(fmt.Sprintf("%s.preview.officeCidrs[%d]", p, j), "not a CIDR: %q", c)
-			}
-		}
-		if h := a.Preview.Header; h != nil && (h.Name == "" || h.Value == "") {
-			add(p+".preview.header", "name and value are both required")
-		}
-		if a.Floor < 1 {
-			add(p+".floor", "must be at least 1: the live color may never reach zero instances")
-		}
-		if a.PreviewSize < 1 {
-			add(p+".previewSize", "must be at least 1")
-		}
-		if a.BakeMinutes < 0 {
-			add(p+".bakeMinutes", "must not be negative")
-		}
-		if a.CutoverHealthyPercent < 1 || a.CutoverHealthyPercent > 100 {
-			add(p+".cutoverHealthyPercent", "must be between 1 and 100")
-		}
-		if a.CutoverTimeoutMinutes < 1 {
-			add(p+".cutoverTimeoutMinutes", "must be at least 1")
-		}
-		prev := 0
-		for j, w := range a.WeightSteps {
-			if w <= prev || w > 100 {
-				add(fmt.Sprintf("%s.weightSteps[%d]", p, j), "steps must rise strictly, between 1 and 100, got %d", w)
-			}
-			prev = w
-		}
-		if len(a.WeightSteps) > 0 && prev != 100 {
-			add(p+".weightSteps", "the last step must be 100")
-		}
-		if a.Approval.Pipeline == "" {
-			add(p+".approval.pipeline", "required")
-		}
-		if a.Approval.Stage == "" {
-			add(p+".approval.stage", "required")
-		}
-		if a.Approval.Action == "" {
-			add(p+".approval.action", "required")
-		}
-		if (a.Rebuild.CodeBuildProject == "") == (a.Rebuild.Pipeline == "") {
-			add(p+".rebuild", "set exactly one of codeBuildProject and pipeline")
-		}
-		names := map[string]bool{}
-		for j, al := range a.Alarms {
-			ap := fmt.Sprintf("%s.alarms[%d]", p, j)
-			if al.Name == "" {
-				add(ap+".name", "required")
-			} else if names[al.Name] {
-				add(ap+".name", "duplicate alarm %q", al.Name)
-			}
-			names[al.Name] = true
-			if al.Role != RoleGuard && al.Role != RoleCapacity {
-				add(ap+".role", "must be %q or %q, got %q", RoleGuard, RoleCapacity, al.Role)
-			}
-			if al.Step < 0 || al.CooldownMinutes < 0 {
-				add(ap, "step and cooldownMinutes must not be negative")
-			}
-		}
-		if !alVersions[a.ALAS.AmazonLinux] && len(a.ALAS.Feeds) == 0 {
-			add(p+".alas.amazonLinux", `must be "1", "2" or "2023" (or list alas.feeds), got %q`, a.ALAS.AmazonLinux)
-		}
-		for j, u := range a.ALAS.Feeds {
-			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-				add(fmt.Sprintf("%s.alas.feeds[%d]", p, j), "must be an http(s) URL, got %q", u)
-			}
-		}
-		if !severities[a.ALAS.MinSeverity] {
-			add(p+".alas.minSeverity", "must be critical, important, medium or low, got %q", a.ALAS.MinSeverity)
-		}
-		if a.StagingApp != "" {
-			if a.StagingApp == a.Name {
-				add(p+".stagingApp", "an app cannot be its own staging")
-			} else if _, ok := f.App(a.StagingApp); !ok {
-				add(p+".stagingApp", "no app named %q in this file", a.StagingApp)
-			}
-		}
-		arn(p+".topicArn", a.TopicARN, "sns", true)
-		arn(p+".instanceRoleArn", a.InstanceRoleARN, "iam", false)
-		if w := a.ChangeWindow; w != nil {
-			wp := p + ".changeWindow"
-			if len(w.Days) == 0 {
-				add(wp+".days", "at least one day is required")
-			}
-			for j, d := range w.Days {
-				if !weekday[strings.ToLower(d)] {
-					add(fmt.Sprintf("%s.days[%d]", wp, j), "must be mon..sun, got %q", d)
-				}
-			}
-			if !hhmm.MatchString(w.From) {
-				add(wp+".from", "must be HH:MM, got %q", w.From)
-			}
-			if !hhmm.MatchString(w.To) {
-				add(wp+".to", "must be HH:MM, got %q", w.To)
-			}
-			if _, err := time.LoadLocation(w.TimeZone); err != nil || w.TimeZone == "" {
-				add(wp+".timeZone", "must be an IANA time zone, got %q", w.TimeZone)
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
