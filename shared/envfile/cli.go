@@ -23,9 +23,12 @@ flags:
   --in FILE           read the secret's JSON from FILE
   --out PATH          write the file atomically to PATH (default: stdout)
   --format F          shell (export KEY='value', default) or systemd (KEY="value")
-  --mode MODE         octal permissions of --out (default 0600)
+  --mode MODE         octal permissions of --out (default 0600); no group or
+                      others write bit (0640 is fine, 0660 and 0602 are refused)
   --group GROUP       group name or id to own --out (default: unchanged)
-  --prefix P          prepend P to every variable name
+  --prefix P          prepend P to every variable name; without it, keys that
+                      a shell or the loader gives a meaning to (PATH, HOME,
+                      PS1, MAILPATH, LANG, LD_*, BASH*...) are refused
   --only K1,K2        write only these keys of the secret, named without --prefix
                       (each must exist; the other keys are not checked)
 
@@ -91,6 +94,9 @@ func RunRender(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	mode, err := parseMode(*modeStr)
 	if err != nil {
 		return usage("--mode: %v", err)
+	}
+	if w := mode & 0o022; w != 0 {
+		return usage("--mode %s lets %s write the file (%#o); a secret file must be writable by its owner only, e.g. 0600 or 0640", *modeStr, writers(w), uint32(w))
 	}
 	gid := -1
 	if set["group"] {
@@ -188,6 +194,17 @@ func parseMode(s string) (os.FileMode, error) {
 		return 0, fmt.Errorf("%q has bits other than permission bits (max 0777)", s)
 	}
 	return os.FileMode(n), nil
+}
+
+// writers names who the write bits w (a subset of 0o022) let write.
+func writers(w os.FileMode) string {
+	switch w {
+	case 0o020:
+		return "its group"
+	case 0o002:
+		return "others"
+	}
+	return "its group and others"
 }
 
 // lookupGroup returns the id of a group given by number or name.

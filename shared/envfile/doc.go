@@ -22,12 +22,17 @@
 // special inside them; a single forgotten escape would be a command injection.
 //
 // Keys are written unquoted, so they must be valid names
-// ([A-Za-z_][A-Za-z0-9_]*, after the prefix is added). A few names are
-// refused even though they are valid (see [Render]): names through which a
-// shell or the dynamic loader runs code or looks up commands (PATH, ENV,
-// BASH_ENV, PROMPT_COMMAND, PS0..PS4, IFS, LD_*, ...), and names that bash or
-// dash treat as read-only or dynamic (UID, RANDOM, OPTIND, ...), whose value
-// after sourcing would not be the value in the secret.
+// ([A-Za-z_][A-Za-z0-9_]*, after the prefix is added). Valid names are
+// still refused when bash, dash (POSIX sh) or a login shell gives them a
+// meaning, or when the dynamic loader or the C library loads code through
+// them: a file in /etc/profile.d is sourced by every login shell, and
+// PS1='$(cmd)', PROMPT_COMMAND, MAILPATH='file?$(cmd)', ENV, BASH_ENV or
+// HOME (through ~/.bash_profile) would run code; PATH, IFS, HISTFILE, LANG
+// or TMOUT would change what the shell does; UID or RANDOM would not keep
+// the value. The full list, with its sources, is reservedNames and
+// reservedPrefixes in reserved.go. A prefix (--prefix APP_) turns every key
+// into a name of its own and makes such keys usable; the name after the
+// prefix is checked all the same.
 //
 // # systemd format
 //

@@ -34,11 +34,28 @@ var shells = []struct {
 	{"dash", []string{"dash"}},
 }
 
-func lookShell(tb testing.TB, name string) string {
+// debianPackage names the Debian package that provides each program the
+// tests run. A missing program fails the test, with the command that
+// installs it: a skipped check is a check that CI never ran.
+var debianPackage = map[string]string{
+	"bash":  "bash",
+	"dash":  "dash",
+	"env":   "coreutils",
+	"touch": "coreutils",
+	"gcc":   "gcc libc6-dev",
+}
+
+// needTool returns the path of program name, failing the test when it is
+// not installed.
+func needTool(tb testing.TB, name string) string {
 	tb.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		tb.Skipf("%s not installed", name)
+		pkg := debianPackage[name]
+		if pkg == "" {
+			pkg = name
+		}
+		tb.Fatalf("%s not found: run `make deps` (apt-get install %s)", name, pkg)
 	}
 	return p
 }
@@ -47,11 +64,8 @@ func lookShell(tb testing.TB, name string) string {
 // clean environment in dir, and returns the environment that env -0 prints.
 func sourceEnv(tb testing.TB, argv []string, file, dir string) map[string]string {
 	tb.Helper()
-	shell := lookShell(tb, argv[0])
-	envPath, err := exec.LookPath("env")
-	if err != nil {
-		tb.Skip("env not installed")
-	}
+	shell := needTool(tb, argv[0])
+	envPath := needTool(tb, "env")
 	args := []string{"-i", "PATH=/usr/bin:/bin", shell}
 	args = append(args, argv[1:]...)
 	args = append(args, "-c", `set -a; . "$1"; exec env -0`, "sh", file)
@@ -354,13 +368,13 @@ var (
 
 // systemdOracle returns the path of a program that loads an environment file
 // with libsystemd-shared's load_env_file, the function behind
-// EnvironmentFile=, building it on first use; it skips the test when gcc or
-// the library is missing.
+// EnvironmentFile=, building it on first use. It fails the test, saying
+// what to install, when gcc or the library is missing.
 func systemdOracle(tb testing.TB) string {
 	tb.Helper()
 	bin, why := buildOracle()
 	if bin == "" {
-		tb.Skip(why)
+		tb.Fatal(why)
 	}
 	return bin
 }
@@ -371,12 +385,13 @@ func buildOracle() (bin, why string) {
 	oracleOnce.Do(func() {
 		gcc, err := exec.LookPath("gcc")
 		if err != nil {
-			oracleWhy = "gcc not installed"
+			oracleWhy = "gcc not found (needed to build the libsystemd reference, testdata/sdoracle.c): run `make deps` (apt-get install gcc libc6-dev)"
 			return
 		}
 		var lib string
 		re := regexp.MustCompile(`^libsystemd-shared-(\d+)[.\w~-]*\.so$`)
-		for _, d := range []string{"/usr/lib/x86_64-linux-gnu/systemd", "/usr/lib/aarch64-linux-gnu/systemd", "/usr/lib64/systemd", "/usr/lib/systemd"} {
+		dirs := []string{"/usr/lib/x86_64-linux-gnu/systemd", "/usr/lib/aarch64-linux-gnu/systemd", "/usr/lib64/systemd", "/usr/lib/systemd"}
+		for _, d := range dirs {
 			ms, _ := filepath.Glob(filepath.Join(d, "libsystemd-shared-*.so"))
 			for _, m := range ms {
 				sub := re.FindStringSubmatch(filepath.Base(m))
@@ -392,7 +407,7 @@ func buildOracle() (bin, why string) {
 			}
 		}
 		if lib == "" {
-			oracleWhy = "libsystemd-shared (v243 or later) not installed"
+			oracleWhy = fmt.Sprintf("libsystemd-shared-NNN.so (v243 or later) not found in %s: run `make deps` (apt-get install libsystemd-shared; before Debian 12 it is in the systemd package)", strings.Join(dirs, ", "))
 			return
 		}
 		src, err := filepath.Abs("testdata/sdoracle.c")
@@ -410,7 +425,7 @@ func buildOracle() (bin, why string) {
 			"-L"+filepath.Dir(lib), "-l:"+filepath.Base(lib),
 			"-Wl,-rpath,"+filepath.Dir(lib)).CombinedOutput()
 		if err != nil {
-			oracleWhy = fmt.Sprintf("building the systemd oracle failed: %v: %s", err, out)
+			oracleWhy = fmt.Sprintf("building the libsystemd reference (testdata/sdoracle.c) with %s failed: %v: %s (is libc6-dev installed? run `make deps`)", lib, err, out)
 			return
 		}
 		oracleBin = bin

@@ -37,40 +37,6 @@ type Options struct {
 	SecretID string
 }
 
-// reservedNames are valid names that Render refuses: a shell or the dynamic
-// loader runs code or looks up commands through them, or bash or dash treat
-// them as read-only or dynamic so that the value after sourcing would not be
-// the value of the secret.
-var reservedNames = map[string]bool{
-	// Run code, or change how commands are found or parsed.
-	"ENV": true, "PROMPT_COMMAND": true, "PS0": true, "PS1": true, "PS2": true,
-	"PS3": true, "PS4": true, "IFS": true, "PATH": true, "CDPATH": true,
-	"SHELLOPTS": true, "BASHOPTS": true, "BASH": true, "BASHPID": true,
-	"GCONV_PATH": true,
-	// Read-only or dynamic in bash or dash.
-	"DIRSTACK": true, "EPOCHREALTIME": true, "EPOCHSECONDS": true, "EUID": true,
-	"FUNCNAME": true, "GROUPS": true, "HISTCMD": true, "LINENO": true,
-	"OPTIND": true, "PIPESTATUS": true, "PPID": true, "RANDOM": true,
-	"SECONDS": true, "SHLVL": true, "SRANDOM": true, "UID": true, "PWD": true,
-	"OLDPWD": true, "_": true,
-}
-
-// reservedPrefixes: BASH_ENV, BASH_FUNC_*, BASH_XTRACEFD, BASH_VERSINFO...;
-// LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT...
-var reservedPrefixes = []string{"BASH_", "LD_"}
-
-func reservedName(name string) bool {
-	if reservedNames[name] {
-		return true
-	}
-	for _, p := range reservedPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // validName reports whether s matches ^[A-Za-z_][A-Za-z0-9_]*$.
 func validName(s string) bool {
 	if s == "" {
@@ -238,8 +204,11 @@ func decode(input []byte, only map[string]bool, format, prefix string) ([]entry,
 			}
 			return nil, fmt.Errorf("key %s is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", qkey(key))
 		}
-		if reservedName(name) {
-			return nil, fmt.Errorf("key %s: name %s is reserved (a shell or the dynamic loader gives it a meaning of its own)", qkey(key), qkey(name))
+		if why := reservedWhy(name); why != "" {
+			if prefix != "" {
+				return nil, fmt.Errorf("key %s: name %s is reserved: %s; choose another prefix or rename the key", qkey(key), qkey(name), why)
+			}
+			return nil, fmt.Errorf("key %s is reserved: %s; rename the key or set a prefix (--prefix) to rename every key", qkey(key), why)
 		}
 
 		value, err := scalar(key, raw)

@@ -35,7 +35,8 @@ func failpoint(step string) error {
 // mode (so the file never has more permission bits than mode, whatever the
 // umask), sets exactly mode with chmod (undoing the umask), changes its group
 // to gid unless gid is -1, writes data, fsyncs and closes it, renames it onto
-// path and fsyncs the directory. mode may only hold permission bits.
+// path and fsyncs the directory. mode may only hold permission bits, and no
+// group or others write bit (0o022).
 //
 // On an error before the rename the temporary file is removed and path is
 // untouched. If only the final fsync of the directory fails, the new file is
@@ -43,6 +44,9 @@ func failpoint(step string) error {
 func WriteFileAtomic(path string, data []byte, mode os.FileMode, gid int) (err error) {
 	if mode&^os.ModePerm != 0 {
 		return fmt.Errorf("write %s: mode %#o has bits other than permission bits", path, uint32(mode))
+	}
+	if mode&0o022 != 0 {
+		return fmt.Errorf("write %s: mode %#o lets group or others write the file", path, uint32(mode))
 	}
 	if gid < -1 {
 		return fmt.Errorf("write %s: invalid group id %d", path, gid)

@@ -1,8 +1,9 @@
 /* Reference for the systemd format tests: loads an environment file with the
  * same function systemd uses for EnvironmentFile= (load_env_file from
  * libsystemd-shared, v243 or later), applies the same validity check, and
- * prints each KEY=value followed by a NUL byte. Built by the tests only when
- * gcc and libsystemd-shared are installed. */
+ * prints each KEY=value followed by a NUL byte. Built by the tests, which
+ * fail (they do not skip) when gcc, libc6-dev or libsystemd-shared is
+ * missing. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
