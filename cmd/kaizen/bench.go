@@ -33,13 +33,12 @@ const (
 // Lambda emulator, demo wall time and ALAS parse time.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (default examples/kaizen.json)")
 	build := fs.String("build", "build/lambda", "where `make build` put the bootstraps")
 	runs := fs.Int("startup-runs", 20, "start-ups per function under the emulator (median reported)")
 	rie := fs.String("rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, "kaizen bench [flags]", args, stdout, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(configPath(*cfgPath))
 	if err != nil {

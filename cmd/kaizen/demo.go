@@ -58,11 +58,10 @@ var demoDay = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the steps and the final state as JSON")
 	cfgPath := fs.String("config", "", "configuration file (default examples/kaizen.json)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, "kaizen demo [--json] [--config FILE]", args, stdout, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(configPath(*cfgPath))
 	if err != nil {

@@ -16,7 +16,9 @@ const usage = `kaizen: event-driven blue/green releases and scaling for golden-A
 Usage:
   kaizen demo [--json]                      replay a whole release day on the simulated AWS
   kaizen route FILE                         name the function that takes an EventBridge event
-  kaizen replay --event FILE [--dry-run]    run one event through its function on the simulated AWS
+  kaizen replay --event FILE... [--json] [--dry-run]
+                                            run events in order through their functions on one simulated
+                                            account, ticking every virtual minute between their times
   kaizen sim serve [--addr HOST:PORT]       serve the simulated AWS over HTTP (for AWS_ENDPOINT_URL)
   kaizen status [--app A] [--json]          live color, weights, AMI, capacity and health per color, what the release waits for
   kaizen history [--app A] [--json]         the release ledger
@@ -27,6 +29,8 @@ Usage:
   kaizen envfile render [flags]             render a Secrets Manager JSON secret as an env file
   kaizen alas parse FILE                    one JSON line per advisory of an ALAS feed
   kaizen alas check --feed URL_OR_FILE      what a poll would do, without writing
+  kaizen config check [--config FILE] [--json]
+                                            validate the configuration: a line per app, or every error
   kaizen bench                              the benchmark table (make bench)
   kaizen help                               this text
 
@@ -67,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSim(ctx, rest, stdout, stderr)
 	case "images":
 		return runImages(ctx, rest, stdout, stderr)
+	case "config":
+		return runConfig(rest, stdout, stderr)
 	case "promote", "rollback", "abort":
 		return runOperator(ctx, cmd, rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -124,19 +124,23 @@ func TestDemo(t *testing.T) {
 }
 
 func TestReplay(t *testing.T) {
-	code, out, errs := kz(t, "replay", "--event", "events/ami-available.json")
+	code, out, errs := kz(t, "replay", "--json", "--event", "events/ami-available.json")
 	if code != 0 || !strings.Contains(out, `"CreateLaunchTemplateVersion": 1`) {
 		t.Fatalf("replay: exit %d %s\n%s", code, errs, out)
 	}
 	code, out, _ = kz(t, "replay", "--event", "events/ami-available.json", "--dry-run")
-	if code != 0 || !strings.Contains(out, "nothing (dry run)") || !strings.Contains(out, "put ami-0a1b2c3d4e5f60718 on green") {
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "would: ") || !strings.Contains(out, "put ami-0a1b2c3d4e5f60718 on green") {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	res := replayJSON(t, "--event", "events/ami-available.json", "--dry-run")
+	if len(res.Steps) != 1 || len(res.Steps[0].Plan) == 0 || len(res.Steps[0].MutatingCalls) != 0 || res.Final[0].Releases.Active != nil {
+		t.Fatalf("dry run applied something: %+v", res)
 	}
 	code, _, errs = kz(t, "replay", "--event", "events/ami-malformed-detail.json")
 	if code != 1 || !strings.Contains(errs, "malformed") {
 		t.Fatalf("malformed: exit %d, %s", code, errs)
 	}
-	code, out, _ = kz(t, "replay", "--event", "events/ami-available-foreign-app.json")
+	code, out, _ = kz(t, "replay", "--json", "--event", "events/ami-available-foreign-app.json")
 	if code != 0 || !strings.Contains(out, `"mutatingCalls": {}`) {
 		t.Fatalf("foreign AMI changed something: %s", out)
 	}

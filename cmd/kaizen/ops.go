@@ -101,17 +101,16 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Deps, [
 }
 
 // opsSetup parses an operator command's flags (extra adds its own) and
-// builds its dependencies; a non-zero code means stop with it.
-func opsSetup(ctx context.Context, name string, args []string, stderr io.Writer, mutating bool, extra func(*flag.FlagSet)) (*opsFlags, *steps.Deps, []*config.App, int) {
+// builds its dependencies; nil Deps means stop with code (0 after --help).
+func opsSetup(ctx context.Context, name, synopsis string, args []string, stdout, stderr io.Writer, mutating bool, extra func(*flag.FlagSet)) (*opsFlags, *steps.Deps, []*config.App, int) {
 	o := &opsFlags{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	o.register(fs, mutating)
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, nil, 2
+	if code, done := parseFlags(fs, synopsis, args, stdout, stderr); done {
+		return nil, nil, nil, code
 	}
 	if mutating && o.app == "" {
 		return nil, nil, nil, fail(stderr, 2, "%s: --app is required", name)
@@ -133,8 +132,8 @@ type AppStatus struct {
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, d, apps, code := opsSetup(ctx, "status", args, stderr, false, nil)
-	if code != 0 {
+	o, d, apps, code := opsSetup(ctx, "status", "kaizen status [--app A] [--json] [flags]", args, stdout, stderr, false, nil)
+	if d == nil {
 		return code
 	}
 	var all []AppStatus
@@ -203,8 +202,8 @@ func printStatus(w io.Writer, s AppStatus) {
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, d, apps, code := opsSetup(ctx, "history", args, stderr, false, nil)
-	if code != 0 {
+	o, d, apps, code := opsSetup(ctx, "history", "kaizen history [--app A] [--json] [flags]", args, stdout, stderr, false, nil)
+	if d == nil {
 		return code
 	}
 	all := map[string][]release.Release{}
@@ -250,8 +249,8 @@ func ts(t time.Time) string {
 // runOperator carries out promote, rollback or abort through the same
 // reconcile step the functions use.
 func runOperator(ctx context.Context, command string, args []string, stdout, stderr io.Writer) int {
-	o, d, apps, code := opsSetup(ctx, command, args, stderr, true, nil)
-	if code != 0 {
+	o, d, apps, code := opsSetup(ctx, command, "kaizen "+command+" --app A [--dry-run] [flags]", args, stdout, stderr, true, nil)
+	if d == nil {
 		return code
 	}
 	if o.by == "" {
@@ -298,14 +297,19 @@ func printOutcome(w io.Writer, command string, dry bool, out steps.Outcome) {
 
 // runImages handles `kaizen images prune`.
 func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "kaizen images prune --app A --keep N [--dry-run] [flags]"
+	if len(args) > 0 && isHelp(args[0]) {
+		printUsage(stdout, nil, synopsis)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "prune" {
 		return fail(stderr, 2, "usage: kaizen images prune --app A --keep N [--dry-run]")
 	}
 	keep := new(int)
-	o, d, apps, code := opsSetup(ctx, "images prune", args[1:], stderr, true, func(fs *flag.FlagSet) {
+	o, d, apps, code := opsSetup(ctx, "images prune", synopsis, args[1:], stdout, stderr, true, func(fs *flag.FlagSet) {
 		fs.IntVar(keep, "keep", -1, "how many of the newest AMIs to keep besides those in use")
 	})
-	if code != 0 {
+	if d == nil {
 		return code
 	}
 	if *keep < 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"io"
 	"os"
 
@@ -10,16 +11,21 @@ import (
 
 // runRoute prints the function whose generic pattern takes the event.
 func runRoute(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
+	fs := flag.NewFlagSet("route", flag.ContinueOnError)
+	if code, done := parseFlags(fs, "kaizen route FILE", args, stdout, stderr); done {
+		return code
+	}
+	if fs.NArg() != 1 {
 		return fail(stderr, 2, "usage: kaizen route FILE")
 	}
-	b, err := os.ReadFile(args[0])
+	file := fs.Arg(0)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return fail(stderr, 2, "%v", err)
 	}
 	e, err := route.Decode(b)
 	if err != nil {
-		return fail(stderr, 2, "%s: %v", args[0], err)
+		return fail(stderr, 2, "%s: %v", file, err)
 	}
 	res := route.Route(e)
 	out := map[string]any{"function": res.Function}

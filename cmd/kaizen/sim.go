@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,19 +33,22 @@ const simUsage = "usage: kaizen sim serve [--addr HOST:PORT] [--config FILE] [--
 // until SIGINT, SIGTERM or ctx ends: the packaged functions, the operator
 // commands and the AWS CLI reach it through AWS_ENDPOINT_URL.
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		printUsage(stdout, nil, strings.TrimPrefix(simUsage, "usage: "))
+		return 0
+	}
 	if len(args) == 0 || args[0] != "serve" {
 		return fail(stderr, 2, "sim: %s", simUsage)
 	}
 	fs := flag.NewFlagSet("sim serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4566", "address to listen on (port 0 picks a free one)")
 	cfgPath := fs.String("config", "", "configuration file whose apps are seeded (default examples/kaizen.json, or $KAIZEN_CONFIG)")
 	startFlag := fs.String("start", "", "virtual clock start, RFC 3339 (default now: the functions compare the wall clock with what they record)")
 	quiet := fs.Bool("quiet", false, "do not log each AWS call to stderr")
 	dynamo := fs.String("dynamodb-endpoint", "", "a DynamoDB API (dynalite) in which to create --table, if it is missing")
 	table := fs.String("table", "kaizen", "the table to create with --dynamodb-endpoint")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, done := parseFlags(fs, strings.TrimPrefix(simUsage, "usage: "), args[1:], stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, 2, "sim serve: unexpected argument %q\n%s", fs.Arg(0), simUsage)

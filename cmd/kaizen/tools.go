@@ -17,6 +17,9 @@ import (
 )
 
 func runEnvfile(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		return envfile.RunRender(ctx, []string{"--help"}, stdin, stdout, stderr, nil)
+	}
 	if len(args) == 0 || args[0] != "render" {
 		return fail(stderr, 2, "usage: kaizen envfile render [--secret-id ID | --in FILE] [--out PATH] [--format shell|systemd] [--mode 0600] [--group G] [--prefix P] [--only K1,K2]")
 	}
@@ -33,15 +36,23 @@ func runEnvfile(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 func runALAS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		printUsage(stdout, nil, "kaizen alas parse FILE | kaizen alas check --feed URL_OR_FILE [--since DATE] [--min-severity S]")
+		return 0
+	}
 	if len(args) == 0 {
 		return fail(stderr, 2, "usage: kaizen alas parse FILE | kaizen alas check --feed URL_OR_FILE [--since DATE] [--min-severity S]")
 	}
 	switch args[0] {
 	case "parse":
-		if len(args) != 2 {
+		fs := flag.NewFlagSet("alas parse", flag.ContinueOnError)
+		if code, done := parseFlags(fs, "kaizen alas parse FILE", args[1:], stdout, stderr); done {
+			return code
+		}
+		if fs.NArg() != 1 {
 			return fail(stderr, 2, "usage: kaizen alas parse FILE")
 		}
-		f, err := alas.ReadFile(args[1])
+		f, err := alas.ReadFile(fs.Arg(0))
 		if err != nil {
 			return fail(stderr, 1, "%v", err)
 		}
@@ -54,12 +65,11 @@ func runALAS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "check":
 		fs := flag.NewFlagSet("alas check", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		feed := fs.String("feed", "", "feed URL or file")
 		since := fs.String("since", "", "ignore advisories published before this date (YYYY-MM-DD or RFC 3339)")
 		minSev := fs.String("min-severity", "important", "critical, important, medium or low")
-		if err := fs.Parse(args[1:]); err != nil {
-			return 2
+		if code, done := parseFlags(fs, "kaizen alas check --feed URL_OR_FILE [--since DATE] [--min-severity S]", args[1:], stdout, stderr); done {
+			return code
 		}
 		if *feed == "" {
 			return fail(stderr, 2, "alas check: --feed is required")
