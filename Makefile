@@ -32,8 +32,32 @@ bin/.installed:
 	GOBIN=$(CURDIR)/bin $(GO) install $(RIE)
 	@touch $@
 
+# Debian packages the tests run for real: shells the env files are sourced
+# by, gcc and libsystemd for the systemd-format oracle. Installed only when
+# missing, so a machine that has them needs no network.
+APT_PACKAGES := bash dash coreutils gcc libc6-dev libsystemd-shared
+
+.PHONY: os-deps
+os-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# moto (a third-party AWS emulator) is the conformance suite's second
+# opinion; pinned, installed with pip only when missing or another version.
+MOTO_VERSION := 5.2.1
+
+.PHONY: moto
+moto:
+	@if ! command -v moto_server >/dev/null 2>&1 || [ "$$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$(MOTO_VERSION)" ]; then \
+	  echo "installing moto[server]==$(MOTO_VERSION)"; \
+	  python3 -m pip install --quiet 'moto[server]==$(MOTO_VERSION)'; \
+	fi
+
 .PHONY: deps
-deps: node_modules/.installed bin/.installed ## install pinned npm packages and Go tools
+deps: node_modules/.installed bin/.installed os-deps moto ## install pinned npm packages, Go tools, Debian packages and moto
 
 .PHONY: build build-host build-arm64
 build: build-arm64 build-host ## build every function's bootstrap for linux/arm64 (AWS) and the host (emulator)

@@ -22,7 +22,7 @@ Usage:
   kaizen sim serve [--addr HOST:PORT]       serve the simulated AWS over HTTP (for AWS_ENDPOINT_URL)
   kaizen status [--app A] [--json]          live color, weights, AMI, capacity and health per color, what the release waits for
   kaizen history [--app A] [--json]         the release ledger
-  kaizen promote|rollback|abort --app A [--dry-run]
+  kaizen promote|rollback|abort|resume --app A [--dry-run]
                                             a person's command, through the same checks as the events
   kaizen images prune --app A --keep N [--dry-run]
                                             deregister old AMIs (and snapshots) nothing uses
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runImages(ctx, rest, stdout, stderr)
 	case "config":
 		return runConfig(rest, stdout, stderr)
-	case "promote", "rollback", "abort":
+	case "promote", "rollback", "abort", "resume":
 		return runOperator(ctx, cmd, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -184,6 +184,9 @@ func printStatus(w io.Writer, s AppStatus) {
 	if h := s.State.Hold; h != nil {
 		fmt.Fprintf(tw, "hold\t%s kept up for investigation until %s\n", h.Color, h.Until.Format(time.RFC3339))
 	}
+	if s.State.Stuck != "" {
+		fmt.Fprintf(tw, "STOPPED\t%s; run: kaizen resume --app %s\n", s.State.Stuck, s.State.App)
+	}
 	if len(s.State.Pending) > 0 {
 		fmt.Fprintf(tw, "pending\t%s (%s)\n", strings.Join(s.State.Pending, "; "), s.State.LastError)
 	}

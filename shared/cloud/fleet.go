@@ -231,7 +231,9 @@ func (f *Fleet) Image(ctx context.Context, id string) (*release.Image, error) {
 // change events are best effort, so tick sweeps with this.
 func (f *Fleet) NewestImage(ctx context.Context, app *config.App) (*release.Image, error) {
 	out, err := f.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
-		Owners: []string{"self"},
+		// The account's own images and those of the app's image accounts:
+		// anyone can tag a public AMI with the app's tag.
+		Owners: append([]string{"self"}, app.ImageOwners...),
 		Filters: []ec2types.Filter{
 			{Name: aws.String("tag:" + app.ImageTag.Key), Values: []string{app.ImageTag.Value}},
 			{Name: aws.String("state"), Values: []string{"available"}},
@@ -251,7 +253,10 @@ func (f *Fleet) NewestImage(ctx context.Context, app *config.App) (*release.Imag
 }
 
 func toImage(i ec2types.Image) release.Image {
-	img := release.Image{ID: aws.ToString(i.ImageId), Name: aws.ToString(i.Name), State: string(i.State), Tags: map[string]string{}}
+	img := release.Image{
+		ID: aws.ToString(i.ImageId), Name: aws.ToString(i.Name), State: string(i.State), Tags: map[string]string{},
+		Owner: aws.ToString(i.OwnerId), Public: aws.ToBool(i.Public),
+	}
 	if t, err := time.Parse(time.RFC3339, aws.ToString(i.CreationDate)); err == nil {
 		img.Created = t
 	}

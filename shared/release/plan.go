@@ -136,6 +136,15 @@ type Alarm struct {
 	State    string           `json:"state"`
 	Previous string           `json:"previous"`
 	Reason   string           `json:"reason"`
+	// At is the transition's own time (detail.state.timestamp), never the
+	// delivery's: EventBridge delivers late and out of order.
+	At time.Time `json:"at"`
+	// Suppressed names why a composite alarm's actions are suppressed
+	// (actionsSuppressedBy: Alarm, WaitPeriod, ExtensionPeriod); Muted
+	// describes an alarm mute rule in force. Either means the team asked
+	// for no action.
+	Suppressed string `json:"suppressed,omitempty"`
+	Muted      string `json:"muted,omitempty"`
 }
 
 // Event is the input of a planner.
@@ -160,6 +169,11 @@ func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event)
 		p.plan.Next = p.st
 		return p.plan
 	}
+	if p.st.Stuck != "" && !(ev.Kind == EvOperator && ev.Operator != nil) && ev.Kind != EvAlarm {
+		p.note("kaizen stopped acting on %s: %s; a person clears it with `kaizen resume --app %s`", app.Name, p.st.Stuck, app.Name)
+		p.plan.Next = p.st
+		return p.plan
+	}
 	switch ev.Kind {
 	case EvImage, EvTick:
 		if ev.Image != nil {
@@ -178,9 +192,98 @@ func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event)
 			p.onOperator(*ev.Operator)
 		}
 	}
+	if ev.Kind == EvOperator && p.plan.Refused != "" {
+		// A refusal changes nothing: not even an unrelated fix the next
+		// tick would make anyway.
+		return Plan{Next: st.Clone(), Notes: p.plan.Notes, Refused: p.plan.Refused}
+	}
+	if p.st.Stuck != "" {
+		// Stopped for not converging: only what the event itself asked for
+		// (a guard alarm's rollback) is done; nothing is reconciled.
+		p.plan.Next = p.st
+		return p.plan
+	}
 	p.reconcile()
 	p.plan.Next = p.st
+	if ev.Kind == EvTick {
+		p.progress(st)
+	}
 	return p.plan
+}
+
+// progress implements invariant 10: a tick that plans the same corrective
+// change again and again without the fleet converging stops kaizen on the
+// app, instead of flapping a resource every minute. The window is the last
+// 2N ticks, so "drain, scale up, drain" is caught as well as "restore,
+// restore, restore".
+func (p *planner) progress(before AppState) {
+	n := max(p.app.NoProgressTicks, 1)
+	sig := p.plan.signature()
+	p.st.Recent = append(p.st.Recent, sig)
+	if len(p.st.Recent) > 2*n {
+		p.st.Recent = append([]string(nil), p.st.Recent[len(p.st.Recent)-2*n:]...)
+	}
+	if sig == "" {
+		if allEmpty(p.st.Recent) {
+			p.st.Recent = nil // converged: nothing to remember
+		}
+		p.plan.Next = p.st
+		return
+	}
+	count := 0
+	for _, r := range p.st.Recent {
+		if r == sig {
+			count++
+		}
+	}
+	if count < n {
+		p.plan.Next = p.st
+		return
+	}
+	// Undo this tick's plan: the state stays as it was, with the reason.
+	stuck := before.Clone()
+	stuck.Recent = p.st.Recent
+	stuck.Stuck = fmt.Sprintf("the same corrective change (%s) was planned %d times in the last %d ticks without the fleet converging", sig, count, len(p.st.Recent))
+	p.st = stuck
+	p.plan = Plan{Notes: append(p.plan.Notes, "stopped: "+stuck.Stuck)}
+	p.notify("not converging", "kaizen is not converging on %s: %s.\nkaizen has stopped acting on %s; the fleet stays as it is. Find what fights kaizen (another automation, a scaling policy, a hand change), then run: kaizen resume --app %s", p.app.Name, stuck.Stuck, p.app.Name, p.app.Name)
+	p.plan.Next = p.st
+}
+
+func allEmpty(xs []string) bool {
+	for _, x := range xs {
+		if x != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// signature names a plan's changes to AWS, notifications excluded.
+func (p Plan) signature() string {
+	var parts []string
+	for _, a := range p.Actions {
+		if a.Kind != Notify {
+			parts = append(parts, a.String())
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// tellOnce sends a notice once per key: a standing condition (a setting
+// kaizen works around) is reported, not repeated every minute.
+func (p *planner) tellOnce(key, subject, format string, args ...any) {
+	for _, k := range p.st.Told {
+		if k == key {
+			p.note(format, args...)
+			return
+		}
+	}
+	p.st.Told = append(p.st.Told, key)
+	if n := len(p.st.Told); n > 20 {
+		p.st.Told = append([]string(nil), p.st.Told[n-20:]...)
+	}
+	p.notify(subject, format, args...)
 }
 
 // withLine prefixes a non-empty line with a newline.
@@ -315,6 +418,12 @@ func (p *planner) onImage(img Image) {
 		p.note("AMI %s (created %s) is older than %s: ignored", img.ID, img.Created.Format(time.RFC3339), p.st.Newest)
 		return
 	}
+	if why := p.imageRefused(img); why != "" {
+		p.tellOnce("image-refused:"+img.ID, "AMI "+img.ID+" refused",
+			"AMI %s (%s) carries the tag %s=%s, but %s. kaizen will not stage it. If it is yours, share it from an account listed in imageOwners.",
+			img.ID, img.Name, p.app.ImageTag.Key, p.app.ImageTag.Value, why)
+		return
+	}
 	p.st.Newest, p.st.NewestCreated = img.ID, img.Created
 	live := p.live()
 	if p.obs.Color(live).AMI == img.ID {
@@ -337,6 +446,27 @@ func (p *planner) onImage(img Image) {
 		p.note("AMI %s queued: release %s is %s", img.ID, rel.ID, rel.State)
 		p.notify("queued", "AMI %s (%s) is queued: it will be staged when release %s (%s) finishes %s.", img.ID, img.Name, rel.ID, rel.AMI, rel.State)
 	}
+}
+
+// imageRefused says why an AMI that carries the app's tag may not be
+// staged: anyone can tag a public AMI, so only images owned by the app's
+// account or one of its image accounts, and not public, are ours.
+func (p *planner) imageRefused(img Image) string {
+	if img.Public {
+		return fmt.Sprintf("it is public (owner %s)", img.Owner)
+	}
+	if img.Owner == p.app.Account && img.Owner != "" {
+		return ""
+	}
+	for _, o := range p.app.ImageOwners {
+		if img.Owner == o {
+			return ""
+		}
+	}
+	if img.Owner == "" {
+		return "its owner is unknown"
+	}
+	return fmt.Sprintf("it is owned by account %s, which is neither this account (%s) nor listed in imageOwners", img.Owner, p.app.Account)
 }
 
 // stage puts a new release on the idle color.
@@ -377,11 +507,18 @@ func (p *planner) onApproval(a Approval) {
 	rel := p.st.Active
 	switch a.State {
 	case "STARTED":
-		if rel != nil && rel.State == Staged && rel.ApprovalExecution == "" {
+		switch {
+		case rel == nil || rel.State != Staged:
+			p.note("approval %s started, not bound: no release is staged", a.Execution)
+		case rel.PipelineExecution != "" && rel.PipelineExecution != a.Execution:
+			p.note("approval %s started, not bound: the staged AMI %s was built by pipeline execution %s", a.Execution, rel.AMI, rel.PipelineExecution)
+		case rel.ApprovalExecution != "" && rel.ApprovalExecution != a.Execution:
+			p.note("approval %s started, not bound: the staged AMI %s already awaits approval %s", a.Execution, rel.AMI, rel.ApprovalExecution)
+		case rel.ApprovalExecution == a.Execution:
+			p.note("approval %s started again: already bound to %s", a.Execution, rel.AMI)
+		default:
 			rel.ApprovalExecution = a.Execution
 			p.note("approval %s started while %s was staged: bound to it", a.Execution, rel.AMI)
-		} else {
-			p.note("approval %s started with no unbound staged release", a.Execution)
 		}
 	case "SUCCEEDED":
 		if rel == nil || rel.State != Staged {
@@ -511,10 +648,16 @@ func (p *planner) enforceFloor() {
 			continue
 		}
 		v := p.obs.Color(c)
+		if v.Max < f {
+			p.tellOnce(fmt.Sprintf("floor-above-max:%s:%d>%d", c, f, v.Max), "floor above MaxSize",
+				"The floor %d is above the MaxSize %d of %s (%s), which serves the public. kaizen never raises an operator's MaxSize, so it keeps %s at %d; raise the group's MaxSize or lower the floor.",
+				f, v.Max, c, p.app.Color(c).ASG, c, v.Max)
+			f = v.Max
+		}
 		if v.Min >= f && v.Desired >= f {
 			continue
 		}
-		cp := Capacity{Min: max(v.Min, f), Desired: max(v.Desired, f), Max: max(v.Max, f)}
+		cp := Capacity{Min: max(v.Min, f), Desired: max(v.Desired, f), Max: v.Max}
 		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &cp, Why: fmt.Sprintf("%s serves the public and is below the floor of %d", c, f)})
 	}
 }
@@ -599,8 +742,20 @@ func (p *planner) token(rel *Release, c Color) string {
 	return "kaizen-" + hex.EncodeToString(h[:16])
 }
 
-func (p *planner) previewCapacity(v *ColorView) Capacity {
-	return Capacity{Min: 0, Desired: p.app.PreviewSize, Max: max(v.Max, p.app.PreviewSize)}
+// previewSize is the preview's size within the color's MaxSize: kaizen
+// never raises an operator's MaxSize, it says so instead.
+func (p *planner) previewSize(c Color, v *ColorView) int {
+	if p.app.PreviewSize > v.Max {
+		p.tellOnce(fmt.Sprintf("preview-above-max:%s:%d>%d", c, p.app.PreviewSize, v.Max), "previewSize above MaxSize",
+			"previewSize %d is above the MaxSize %d of %s (%s). kaizen never raises an operator's MaxSize, so the preview runs %d instance(s); raise the group's MaxSize or lower previewSize.",
+			p.app.PreviewSize, v.Max, c, p.app.Color(c).ASG, v.Max)
+		return v.Max
+	}
+	return p.app.PreviewSize
+}
+
+func (p *planner) previewCapacity(c Color, v *ColorView) Capacity {
+	return Capacity{Min: 0, Desired: p.previewSize(c, v), Max: v.Max}
 }
 
 func (p *planner) reconcileStaged(rel *Release) bool {
@@ -611,7 +766,7 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 		return true
 	}
 	v := p.obs.Color(c)
-	want := p.previewCapacity(v)
+	want := p.previewCapacity(c, v)
 	switch {
 	case v.AMI != rel.AMI && v.Instances > 0:
 		// Old instances must go first, or the office would preview them.
@@ -631,7 +786,7 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 	if p.obs.Preview != c {
 		p.do(Action{Kind: PointPreview, Color: c, Why: "office previews the staged color"})
 	}
-	if rel.PreviewReadyAt.IsZero() && p.obs.Color(c).Healthy >= p.app.PreviewSize {
+	if rel.PreviewReadyAt.IsZero() && want.Desired > 0 && p.obs.Color(c).Healthy >= want.Desired {
 		rel.PreviewReadyAt = p.now
 		p.note("preview of %s ready on %s", rel.AMI, c)
 		p.notify("preview ready "+rel.AMI, "AMI %s (%s) is healthy on the %s color: preview it from the office, then approve or reject in pipeline %s.%s", rel.AMI, rel.AMIName, c, p.app.Approval.Pipeline, withLine(p.obs.Staging.About(rel.AMI)))
@@ -641,7 +796,7 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 		return true
 	}
 	if rel.PreviewReadyAt.IsZero() {
-		p.note("waiting for the preview: %d of %d healthy on %s", p.obs.Color(c).Healthy, p.app.PreviewSize, c)
+		p.note("waiting for the preview: %d of %d healthy on %s", p.obs.Color(c).Healthy, want.Desired, c)
 	} else {
 		p.note("waiting for approval in pipeline %s (stage %s, action %s)", p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action)
 	}
@@ -653,24 +808,19 @@ func (p *planner) needHealthy(desired int) int {
 	return max(n, 1)
 }
 
-// inWindow reports whether the public may be switched now.
+// inWindow reports whether the public may be switched now. The window's
+// zone was parsed once with the configuration: planning does no I/O.
 func (p *planner) inWindow() bool {
 	w := p.app.ChangeWindow
+	return w == nil || w.Open(p.now)
+}
+
+func (p *planner) windowText() string {
+	w := p.app.ChangeWindow
 	if w == nil {
-		return true
+		return "(none)"
 	}
-	loc, err := time.LoadLocation(w.TimeZone)
-	if err != nil {
-		return false // validated at start-up; never switch on a bad window
-	}
-	t := p.now.In(loc)
-	day := strings.ToLower(t.Weekday().String()[:3])
-	ok := false
-	for _, d := range w.Days {
-		ok = ok || strings.ToLower(d) == day
-	}
-	hm := t.Format("15:04")
-	return ok && hm >= w.From && hm < w.To
+	return fmt.Sprintf("%s %s-%s %s", strings.Join(w.Days, ","), w.From, w.To, w.TimeZone)
 }
 
 func (p *planner) reconcilePromoting(rel *Release) bool {
@@ -695,8 +845,16 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 	need := p.needHealthy(target.Desired)
 	healthy := v.Healthy >= need && v.Instances == v.OnVersion
 	if !p.inWindow() {
+		if rel.WindowWaitSince.IsZero() {
+			rel.WindowWaitSince = p.now
+		}
 		rel.WindowWaitAt = p.now
-		p.note("outside the change window: cutover waits (%d of %d healthy)", v.Healthy, need)
+		if limit := time.Duration(p.app.WindowWaitHours) * time.Hour; !p.now.Before(rel.WindowWaitSince.Add(limit)) {
+			p.end(rel, Failed, fmt.Sprintf("waited %d hours for the change window without it opening", p.app.WindowWaitHours))
+			p.notify("release failed "+rel.AMI, "AMI %s was approved but waited %d hours (windowWaitHours) for the change window %s; the release failed instead of holding full capacity on two colors. The public stays on %s; approve a new release inside the window.", rel.AMI, p.app.WindowWaitHours, p.windowText(), from)
+			return true
+		}
+		p.note("outside the change window %s: cutover waits (%d of %d healthy)", p.windowText(), v.Healthy, need)
 		return false
 	}
 	if healthy {
@@ -705,6 +863,7 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 			rel.From = from
 			p.do(Action{Kind: Shift, Weights: map[Color]int{c: steps[0], from: 100 - steps[0]}, Why: why + "; first weighted step"})
 			rel.Weight = steps[0]
+			rel.PublicAt = p.now
 			rel.StepUntil = p.now.Add(time.Duration(p.app.StepMinutes) * time.Minute)
 			p.notify(fmt.Sprintf("shifting %d%% to %s", steps[0], rel.AMI), "%d%% of the public now reaches AMI %s on %s; the next step follows at %s unless a guard alarm fires.", steps[0], rel.AMI, c, rel.StepUntil.UTC().Format(time.RFC3339))
 			return false
@@ -773,6 +932,9 @@ func (p *planner) reconcileShift(rel *Release) bool {
 func (p *planner) cutoverDone(rel *Release, cause string) {
 	rel.From = rel.Color.Other()
 	rel.CutoverAt = p.now
+	if rel.PublicAt.IsZero() {
+		rel.PublicAt = p.now
+	}
 	rel.BakeUntil = p.now.Add(p.app.Bake())
 	p.moved(rel, Baking, cause)
 	p.notify("cut over to "+rel.AMI, "The public now reaches AMI %s on %s. %s stays warm until %s; a rollback is one listener call.", rel.AMI, rel.Color, rel.From, rel.BakeUntil.UTC().Format(time.RFC3339))
@@ -819,6 +981,20 @@ func (p *planner) rollback(rel *Release, why string) {
 }
 
 func (p *planner) onAlarm(a Alarm) {
+	if !p.alarmIsNew(a) {
+		return
+	}
+	if a.State == "ALARM" && (a.Suppressed != "" || a.Muted != "") {
+		how := "its actions are suppressed (" + a.Suppressed + ")"
+		if a.Muted != "" {
+			how = "it is muted (" + a.Muted + ")"
+		}
+		p.ignoreAlarm(fmt.Sprintf("alarm %s fired at %s while %s: no action, as the team asked", a.Name, stamp(a.At), how))
+		p.notify("alarm "+a.Name+" fired while suppressed or muted",
+			"Alarm %s (%s) went to ALARM at %s while %s, so kaizen took no action (no rollback, no capacity step).\nReason: %s\nA person should look: kaizen will not act on this transition later.",
+			a.Name, a.Role, stamp(a.At), how, a.Reason)
+		return
+	}
 	switch a.Role {
 	case config.RoleGuard:
 		p.onGuard(a)
@@ -829,6 +1005,41 @@ func (p *planner) onAlarm(a Alarm) {
 	}
 }
 
+// alarmIsNew implements the ordering half of invariant 9: only a
+// transition newer than every one already seen of that alarm counts.
+// EventBridge delivers at least once and out of order, so an OK that
+// arrives before an older ALARM wins.
+func (p *planner) alarmIsNew(a Alarm) bool {
+	if m, ok := p.st.Alarms[a.Name]; ok && !a.At.After(m.At) {
+		if a.At.Equal(m.At) && a.State == m.State {
+			p.note("alarm %s: transition to %s at %s already seen", a.Name, a.State, stamp(a.At))
+			return false
+		}
+		p.ignoreAlarm(fmt.Sprintf("alarm %s: ignored its transition to %s at %s, older than the transition to %s at %s already seen (late delivery)", a.Name, a.State, stamp(a.At), m.State, stamp(m.At)))
+		return false
+	}
+	if p.st.Alarms == nil {
+		p.st.Alarms = map[string]AlarmMark{}
+	}
+	p.st.Alarms[a.Name] = AlarmMark{State: a.State, At: a.At}
+	return true
+}
+
+// ignoreAlarm says why an alarm moved nothing, in the notes and, when a
+// release is in flight, in its ledger.
+func (p *planner) ignoreAlarm(why string) {
+	p.note("%s", why)
+	if r := p.st.Active; r != nil {
+		r.logCause(p.now, p.cause(why))
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// skew is the clock difference allowed between CloudWatch's timestamps and
+// kaizen's own.
+func (p *planner) skew() time.Duration { return time.Duration(p.app.AlarmSkewSeconds) * time.Second }
+
 func (p *planner) onGuard(a Alarm) {
 	if a.State != "ALARM" {
 		p.note("guard alarm %s is %s: nothing to do", a.Name, a.State)
@@ -836,9 +1047,22 @@ func (p *planner) onGuard(a Alarm) {
 	}
 	why := fmt.Sprintf("guard alarm %s: %s", a.Name, a.Reason)
 	rel := p.st.Active
-	switch {
-	case rel == nil:
+	if rel == nil {
 		p.note("guard alarm %s with no release in flight: nothing to roll back", a.Name)
+		return
+	}
+	// The other half of invariant 9: a transition from before the release
+	// (or, once it has public traffic, from before it took the public) is
+	// about the previous color, and moves nothing.
+	since, what := rel.StagedAt, "was staged"
+	if !rel.PublicAt.IsZero() {
+		since, what = rel.PublicAt, "took public traffic"
+	}
+	if !a.At.After(since.Add(-p.skew())) {
+		p.ignoreAlarm(fmt.Sprintf("guard alarm %s transitioned at %s, before AMI %s %s at %s: it is about the previous color, so nothing moves", a.Name, stamp(a.At), rel.AMI, what, stamp(since)))
+		return
+	}
+	switch {
 	case rel.State == Staged:
 		if rel.Unhealthy == "" {
 			rel.Unhealthy = why
@@ -937,6 +1161,13 @@ func (p *planner) onOperator(o Operator) {
 		}
 		rel.RollbackPending = "rollback by " + who
 		p.rollback(rel, rel.RollbackPending)
+	case "resume":
+		if p.st.Stuck == "" {
+			p.refuseOperator("kaizen has not stopped acting on " + p.app.Name + ": nothing to resume")
+			return
+		}
+		p.note("resumed by %s; kaizen had stopped because %s", who, p.st.Stuck)
+		p.st.Stuck, p.st.Recent = "", nil
 	case "abort":
 		switch {
 		case rel == nil:

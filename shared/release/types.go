@@ -50,6 +50,10 @@ type Image struct {
 	Tags    map[string]string `json:"tags,omitempty"`
 	// Snapshots back the image's EBS volumes.
 	Snapshots []string `json:"snapshots,omitempty"`
+	// Owner is the account that owns the image; Public is set for images
+	// anyone may launch.
+	Owner  string `json:"owner,omitempty"`
+	Public bool   `json:"public,omitempty"`
 }
 
 // Capacity is an Auto Scaling group's size.
@@ -95,14 +99,27 @@ type Release struct {
 	// has not been applied yet.
 	RollbackPending string `json:"rollbackPending,omitempty"`
 	// WindowWaitAt is the last time the cutover waited for the change window.
-	WindowWaitAt   time.Time    `json:"windowWaitAt,omitempty"`
-	StagedAt       time.Time    `json:"stagedAt"`
-	PreviewReadyAt time.Time    `json:"previewReadyAt,omitempty"`
-	ApprovedAt     time.Time    `json:"approvedAt,omitempty"`
-	CutoverAt      time.Time    `json:"cutoverAt,omitempty"`
-	BakeUntil      time.Time    `json:"bakeUntil,omitempty"`
-	EndedAt        time.Time    `json:"endedAt,omitempty"`
-	History        []Transition `json:"history"`
+	WindowWaitAt   time.Time `json:"windowWaitAt,omitempty"`
+	StagedAt       time.Time `json:"stagedAt"`
+	PreviewReadyAt time.Time `json:"previewReadyAt,omitempty"`
+	ApprovedAt     time.Time `json:"approvedAt,omitempty"`
+	// PublicAt is when the new color first took public traffic (the first
+	// weighted step, or the cutover): alarm transitions older than this
+	// are about the previous color and never roll this one back.
+	PublicAt  time.Time `json:"publicAt,omitempty"`
+	CutoverAt time.Time `json:"cutoverAt,omitempty"`
+	// WindowWaitSince is when an approved release first waited for its
+	// change window; the wait is bounded by the app's windowWaitHours.
+	WindowWaitSince time.Time    `json:"windowWaitSince,omitempty"`
+	BakeUntil       time.Time    `json:"bakeUntil,omitempty"`
+	EndedAt         time.Time    `json:"endedAt,omitempty"`
+	History         []Transition `json:"history"`
+}
+
+// logCause records a decision that did not change the release's state
+// (an ignored alarm, say), so the ledger says why nothing happened.
+func (r *Release) logCause(at time.Time, cause string) {
+	r.History = append(r.History, Transition{At: at, From: r.State, To: r.State, Cause: cause})
 }
 
 // move records a state change with its cause.
@@ -159,6 +176,25 @@ type AppState struct {
 	Pending   []string  `json:"pending,omitempty"`
 	LastError string    `json:"lastError,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt,omitempty"`
+	// Alarms holds the newest transition seen per alarm: EventBridge
+	// delivers out of order, so an older transition that arrives later is
+	// ignored.
+	Alarms map[string]AlarmMark `json:"alarms,omitempty"`
+	// Recent lists the signatures of the corrective plans of the last ticks
+	// in a row that changed AWS; Stuck is set once one repeats too often
+	// without the fleet converging, and kaizen then stops acting on the app
+	// until a person runs `kaizen resume`.
+	Recent []string `json:"recent,omitempty"`
+	Stuck  string   `json:"stuck,omitempty"`
+	// Told lists one-time notices already sent (a misconfiguration that
+	// kaizen works around, say), so they are sent once, not every minute.
+	Told []string `json:"told,omitempty"`
+}
+
+// AlarmMark is the newest transition seen of one alarm.
+type AlarmMark struct {
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
 }
 
 // Clone returns a deep copy, so planners never alias their input.
@@ -184,6 +220,14 @@ func (s AppState) Clone() AppState {
 	c.Bindings = append([]Binding(nil), s.Bindings...)
 	c.CapacityAlarms = append([]string(nil), s.CapacityAlarms...)
 	c.Pending = append([]string(nil), s.Pending...)
+	c.Recent = append([]string(nil), s.Recent...)
+	c.Told = append([]string(nil), s.Told...)
+	if s.Alarms != nil {
+		c.Alarms = make(map[string]AlarmMark, len(s.Alarms))
+		for k, v := range s.Alarms {
+			c.Alarms[k] = v
+		}
+	}
 	return c
 }
 

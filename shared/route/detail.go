@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // AMIDetail is the detail of an `EC2 AMI State Change` event.
@@ -70,28 +71,133 @@ type AlarmDetail struct {
 	State         AlarmState      `json:"state"`
 	PreviousState AlarmState      `json:"previousState"`
 	Configuration json.RawMessage `json:"configuration"`
+	// MuteDetail is present while an alarm mute rule mutes the alarm's
+	// actions; its shape is kept raw and read by Muted.
+	MuteDetail json.RawMessage `json:"muteDetail,omitempty"`
 }
 
 // AlarmState is one side of an alarm transition.
 type AlarmState struct {
-	Value               string `json:"value"`
-	Reason              string `json:"reason"`
-	Timestamp           string `json:"timestamp"`
-	ActionsSuppressedBy string `json:"actionsSuppressedBy,omitempty"`
+	Value     string `json:"value"`
+	Reason    string `json:"reason"`
+	Timestamp string `json:"timestamp"`
+	// ActionsSuppressedBy is set on composite alarms whose actions are
+	// suppressed: Alarm, WaitPeriod or ExtensionPeriod.
+	ActionsSuppressedBy     string `json:"actionsSuppressedBy,omitempty"`
+	ActionsSuppressedReason string `json:"actionsSuppressedReason,omitempty"`
 }
 
-// AlarmKind tells metric, metric-math and composite alarms apart by the shape
-// of their configuration.
+// alarmTimeLayouts are the forms CloudWatch writes state.timestamp in
+// ("2019-10-02T17:04:40.985+0000"), then RFC 3339 for good measure.
+var alarmTimeLayouts = []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05-0700", time.RFC3339Nano}
+
+// ParseAlarmTime reads a CloudWatch alarm timestamp.
+func ParseAlarmTime(s string) (time.Time, error) {
+	for _, l := range alarmTimeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q is not a CloudWatch time", s)
+}
+
+// Muted describes the mute rule in force when the alarm transitioned, or
+// returns "" if none was. A muteDetail whose window (muteWindowStart,
+// muteWindowEnd) does not hold the transition does not mute it.
+func (d AlarmDetail) Muted() string {
+	if len(d.MuteDetail) == 0 || string(d.MuteDetail) == "null" || string(d.MuteDetail) == "{}" {
+		return ""
+	}
+	var windows []muteWindow
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			w := muteWindow{}
+			w.rule, _ = x["muteRuleName"].(string)
+			if w.rule == "" {
+				w.rule, _ = x["muteRuleArn"].(string)
+			}
+			if s, ok := x["muteWindowStart"].(string); ok {
+				w.start, _ = parseAnyTime(s)
+			}
+			if s, ok := x["muteWindowEnd"].(string); ok {
+				w.end, _ = parseAnyTime(s)
+			}
+			if w.rule != "" || !w.start.IsZero() || !w.end.IsZero() {
+				windows = append(windows, w)
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	var v any
+	if err := json.Unmarshal(d.MuteDetail, &v); err != nil {
+		return "muted (unreadable muteDetail)"
+	}
+	walk(v)
+	at, err := ParseAlarmTime(d.State.Timestamp)
+	for _, w := range windows {
+		if err == nil && ((!w.start.IsZero() && at.Before(w.start)) || (!w.end.IsZero() && !at.Before(w.end))) {
+			continue // the transition fell outside this window
+		}
+		return w.String()
+	}
+	if len(windows) == 0 {
+		return "muted"
+	}
+	return ""
+}
+
+type muteWindow struct {
+	rule       string
+	start, end time.Time
+}
+
+func (w muteWindow) String() string {
+	s := "muted"
+	if w.rule != "" {
+		s += " by " + w.rule
+	}
+	if !w.start.IsZero() || !w.end.IsZero() {
+		s += fmt.Sprintf(" from %s to %s", w.start.Format(time.RFC3339), w.end.Format(time.RFC3339))
+	}
+	return s
+}
+
+func parseAnyTime(s string) (time.Time, error) {
+	if t, err := ParseAlarmTime(s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+// AlarmKind tells metric, metric-math, anomaly-detection and composite
+// alarms apart by the shape of their configuration.
 func (d AlarmDetail) AlarmKind() string {
 	var c struct {
-		AlarmRule string            `json:"alarmRule"`
-		Metrics   []json.RawMessage `json:"metrics"`
+		AlarmRule string `json:"alarmRule"`
+		Metrics   []struct {
+			Expression string `json:"expression"`
+		} `json:"metrics"`
 	}
 	_ = json.Unmarshal(d.Configuration, &c)
+	math := false
+	for _, m := range c.Metrics {
+		if strings.Contains(m.Expression, "ANOMALY_DETECTION_BAND") {
+			return "anomaly-detection"
+		}
+		math = math || m.Expression != ""
+	}
 	switch {
 	case c.AlarmRule != "":
 		return "composite"
-	case len(c.Metrics) > 1:
+	case math || len(c.Metrics) > 1:
 		return "metric-math"
 	default:
 		return "metric"
@@ -201,7 +307,14 @@ func Fields(function string, e Envelope) (map[string]any, error) {
 		if d.AlarmName == "" || d.State.Value == "" {
 			return nil, fmt.Errorf("detail needs alarmName and state.value")
 		}
-		return map[string]any{"alarm": d.AlarmName, "state": d.State.Value, "previous": d.PreviousState.Value, "kind": d.AlarmKind()}, nil
+		f := map[string]any{"alarm": d.AlarmName, "state": d.State.Value, "previous": d.PreviousState.Value, "kind": d.AlarmKind(), "transitioned": d.State.Timestamp}
+		if d.State.ActionsSuppressedBy != "" {
+			f["suppressed"] = d.State.ActionsSuppressedBy
+		}
+		if m := d.Muted(); m != "" {
+			f["muted"] = m
+		}
+		return f, nil
 	case SecretChange:
 		var d SecretDetail
 		if err := DecodeDetail(e, &d); err != nil {

@@ -47,7 +47,9 @@ const (
 )
 
 // Pattern is the subset of the EventBridge pattern language kaizen uses:
-// exact string matches on source, detail-type and nested detail fields.
+// exact string matches on source and detail-type; in the detail, nested
+// objects whose fields are []string (exact) or []Value (exact or prefix)
+// lists, and Or alternatives (see Value).
 type Pattern struct {
 	Source     []string       `json:"source"`
 	DetailType []string       `json:"detail-type"`
@@ -118,12 +120,28 @@ type Envelope struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
+// envelopeKeys are the envelope's keys, spelled as EventBridge spells them.
+var envelopeKeys = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+
 // ErrNotEnvelope means the input is not an EventBridge event at all.
 var ErrNotEnvelope = errors.New("not an EventBridge event")
 
 // Decode parses an EventBridge envelope and checks the fields every event has.
 func Decode(b []byte) (Envelope, error) {
 	var e Envelope
+	// EventBridge keys are case-sensitive, but encoding/json folds case: a
+	// "Detail-Type" would pass for "detail-type". Only exact keys count.
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return e, fmt.Errorf("%w: %v", ErrNotEnvelope, err)
+	}
+	for k := range keys {
+		for _, want := range envelopeKeys {
+			if k != want && strings.EqualFold(k, want) {
+				return e, fmt.Errorf("%w: key %q is not %q (EventBridge keys are case-sensitive)", ErrNotEnvelope, k, want)
+			}
+		}
+	}
 	if err := json.Unmarshal(b, &e); err != nil {
 		return e, fmt.Errorf("%w: %v", ErrNotEnvelope, err)
 	}
@@ -168,14 +186,24 @@ func (p Pattern) Match(e Envelope) bool {
 
 func matchMap(pat, v map[string]any) bool {
 	for k, want := range pat {
+		if k == Or {
+			alts, ok := want.([]map[string]any)
+			if !ok || !matchAny(alts, v) {
+				return false
+			}
+			continue
+		}
 		got, ok := v[k]
 		if !ok {
 			return false
 		}
 		switch w := want.(type) {
 		case []string:
-			s, ok := got.(string)
-			if !ok || !contains(w, s) {
+			if !matchValue(got, func(s string) bool { return contains(w, s) }) {
+				return false
+			}
+		case []Value:
+			if !matchValue(got, func(s string) bool { return matchValues(w, s) }) {
 				return false
 			}
 		case map[string]any:
@@ -188,6 +216,15 @@ func matchMap(pat, v map[string]any) bool {
 		}
 	}
 	return true
+}
+
+func matchAny(alts []map[string]any, v map[string]any) bool {
+	for _, alt := range alts {
+		if matchMap(alt, v) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(xs []string, s string) bool {

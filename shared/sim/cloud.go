@@ -43,6 +43,9 @@ type Cloud struct {
 	// HealthyDelay how much longer until healthy in its target group.
 	LaunchDelay  time.Duration
 	HealthyDelay time.Duration
+	// Account is the simulated account's id: the OwnerId of its own
+	// images, and what "self" means in DescribeImages' Owners.
+	Account string
 
 	images    map[string]*image
 	templates map[string]*template
@@ -62,9 +65,15 @@ type Cloud struct {
 	seq       int
 }
 
+// DefaultAccount is the simulated account unless a test names another.
+const DefaultAccount = "111122223333"
+
+// AmazonAccount owns AWS's public Amazon Linux AMIs.
+const AmazonAccount = "137112412989"
+
 // New returns an empty cloud whose clock starts at start.
 func New(start time.Time) *Cloud {
-	c := &Cloud{now: start.UTC(), LaunchDelay: 3 * time.Minute, HealthyDelay: 4 * time.Minute}
+	c := &Cloud{now: start.UTC(), LaunchDelay: 3 * time.Minute, HealthyDelay: 4 * time.Minute, Account: DefaultAccount}
 	c.clear()
 	return c
 }

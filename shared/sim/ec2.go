@@ -15,8 +15,10 @@ import (
 )
 
 type image struct {
-	// owner is "self" for the account's images, "amazon" for AWS's public ones.
+	// owner is "self" for the account's images, "amazon" for AWS's public
+	// ones, or another account's id.
 	owner                     string
+	public                    bool
 	snapshotDeleted           bool
 	id, name, state, snapshot string
 	created                   time.Time
@@ -72,6 +74,49 @@ func (c *Cloud) AddPublicImage(id, name string, created time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.images[id].owner = "amazon"
+}
+
+// SetImageOwner makes an AMI another account's (a central image account,
+// or a stranger's); public makes it launchable by anyone.
+func (c *Cloud) SetImageOwner(id, account string, public bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.images[id].owner = account
+	c.images[id].public = public
+}
+
+// ownerID is the image's OwnerId as AWS reports it.
+func (c *Cloud) ownerID(im *image) string {
+	switch im.owner {
+	case "self":
+		return c.Account
+	case "amazon":
+		return AmazonAccount
+	}
+	return im.owner
+}
+
+// ownedBy reports whether one of DescribeImages' Owners values names the
+// image's owner: "self", "amazon" or an account id.
+func (c *Cloud) ownedBy(im *image, owners []string) bool {
+	id := c.ownerID(im)
+	for _, o := range owners {
+		switch o {
+		case "self":
+			if id == c.Account {
+				return true
+			}
+		case "amazon":
+			if im.owner == "amazon" {
+				return true
+			}
+		default:
+			if o == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SetImageState changes an AMI's state (pending, available, failed, ...).
@@ -147,7 +192,7 @@ next:
 		}
 		// Without ids, only the owners asked for (by default the account's
 		// own: the sim has no catalogue of everyone's public images).
-		if owners := in.Owners; len(in.ImageIds) == 0 && !contains(owners, im.owner) && (len(owners) > 0 || im.owner != "self") {
+		if owners := in.Owners; len(in.ImageIds) == 0 && !c.ownedBy(im, owners) && (len(owners) > 0 || c.ownerID(im) != c.Account) {
 			continue
 		}
 		for _, f := range in.Filters {
@@ -173,7 +218,13 @@ next:
 				continue next
 			}
 		}
-		out = append(out, im.sdk())
+		i := im.sdk()
+		i.OwnerId = aws.String(c.ownerID(im))
+		i.Public = aws.Bool(im.public || im.owner == "amazon")
+		if im.owner == "amazon" {
+			i.ImageOwnerAlias = aws.String("amazon")
+		}
+		out = append(out, i)
 	}
 	return &ec2.DescribeImagesOutput{Images: out}, nil
 }

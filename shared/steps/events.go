@@ -23,6 +23,7 @@ func (d *Deps) Handle(ctx context.Context, function string, raw []byte) ([]Outco
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	ctx = withFunction(ctx, function)
 	log := d.log().With("function", function, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
 	if e.Account != d.Config.Account || e.Region != d.Config.Region {
 		log.Warn("ignored: event from another account or region", "account", e.Account, "region", e.Region)
@@ -215,11 +216,33 @@ func (d *Deps) guard(ctx context.Context, e route.Envelope) ([]Outcome, error) {
 			log.Info("ignored: no state change")
 			return nil, nil
 		}
+		at, err := alarmTime(e, det)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 		out, err := d.Run(ctx, app, release.Event{Kind: release.EvAlarm, ID: e.ID, Alarm: &release.Alarm{
 			Name: det.AlarmName, Role: al.Role, State: det.State.Value, Previous: det.PreviousState.Value, Reason: det.State.Reason,
+			At: at, Suppressed: det.State.ActionsSuppressedBy, Muted: det.Muted(),
 		}})
 		return []Outcome{out}, err
 	}
 	log.Info("ignored: not a configured alarm")
 	return nil, nil
+}
+
+// alarmTime is when the alarm transitioned: detail.state.timestamp, or the
+// event's own time if CloudWatch left it out. Never the delivery time.
+func alarmTime(e route.Envelope, det route.AlarmDetail) (time.Time, error) {
+	if det.State.Timestamp != "" {
+		t, err := route.ParseAlarmTime(det.State.Timestamp)
+		if err != nil {
+			return t, fmt.Errorf("detail.state.timestamp: %v", err)
+		}
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, e.Time)
+	if err != nil {
+		return t, fmt.Errorf("alarm event has neither detail.state.timestamp nor a valid time (%q)", e.Time)
+	}
+	return t.UTC(), nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/store"
@@ -50,11 +51,24 @@ func TestRandomizedSequences(t *testing.T) {
 
 func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 	rng := rand.New(rand.NewPCG(s, 0x6b61697a656e))
-	w := newWorld(t, store.NewMemory())
+	cfg, start := testConfig(t), t0
+	switch s % 6 {
+	case 1: // an overnight change window in Berlin (Tuesday 12:00 to 02:00)
+		cfg.Apps[0].ChangeWindow = window(t, "tue", "12:00", "02:00", "Europe/Berlin")
+		cfg.Apps[0].WindowWaitHours = 2
+	case 3: // the night Berlin falls back (Sat 23:00 to 03:00, which
+		// happens twice), from Saturday evening
+		cfg.Apps[0].ChangeWindow = window(t, "sat", "23:00", "03:00", "Europe/Berlin")
+		cfg.Apps[0].WindowWaitHours = 3
+		start = time.Date(2026, 10, 24, 20, 0, 0, 0, time.UTC)
+	}
+	w := newWorldAt(t, cfg, store.NewMemory(), start)
 	w.skipCheck = true
 	if s%2 == 0 { // half the seeds shift the public in weighted steps
 		w.app.WeightSteps, w.app.StepMinutes = []int{10, 50, 100}, 5
 	}
+	// Alarm events held back, to be delivered late and out of order.
+	var held []heldAlarm
 	ctx := context.Background()
 	var trail []string
 	var sent [][]byte
@@ -62,6 +76,11 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 	execs := 0
 	deliver := func(label, fn string, raw []byte) error {
 		trail = append(trail, fmt.Sprintf("%s %s", w.cloud.Now().Format("15:04"), label))
+		var before release.AppState
+		var obsBefore release.Observed
+		if fn == route.Guard {
+			before, obsBefore = w.state(), w.observe()
+		}
 		if _, err := w.deps.Handle(ctx, fn, raw); err != nil {
 			return fmt.Errorf("%s: %v", label, err)
 		}
@@ -69,7 +88,41 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 		if errs := w.violations(); len(errs) > 0 {
 			return fmt.Errorf("after %q: %v", label, errs)
 		}
+		if fn == route.Guard {
+			if err := alarmMovedPublicRightly(w, raw, before, obsBefore); err != nil {
+				return fmt.Errorf("after %q: %v", label, err)
+			}
+		}
 		return nil
+	}
+	// alarm makes an alarm event whose transition happened a little before
+	// now, or (sometimes) long before: before the cutover it is about.
+	alarm := func(name, state, previous string) ([]byte, string) {
+		at := w.cloud.Now().Add(-time.Duration(rng.IntN(30)) * time.Second)
+		label := ""
+		if rng.IntN(8) == 0 {
+			at = at.Add(-time.Duration(rng.IntN(90)+1) * time.Minute)
+			label += " (fired " + at.Format("15:04") + ")"
+		}
+		var se, de map[string]any
+		switch rng.IntN(12) {
+		case 0:
+			se = map[string]any{"actionsSuppressedBy": []string{"Alarm", "WaitPeriod", "ExtensionPeriod"}[rng.IntN(3)]}
+			label += " suppressed"
+		case 1:
+			de = map[string]any{"muteDetail": map[string]any{"mutedBy": []any{map[string]any{"muteRuleName": "storm", "muteWindowStart": at.Add(-time.Hour).Format(time.RFC3339), "muteWindowEnd": at.Add(time.Hour).Format(time.RFC3339)}}}}
+			label += " muted"
+		}
+		return w.alarmAt(name, state, previous, at, se, de), label
+	}
+	// sendAlarm delivers now, or holds the event back for later.
+	sendAlarm := func(label string, raw []byte) error {
+		if rng.IntN(4) == 0 {
+			held = append(held, heldAlarm{label, raw})
+			trail = append(trail, w.cloud.Now().Format("15:04")+" held back: "+label)
+			return nil
+		}
+		return deliver(label, route.Guard, raw)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("%v\nsteps:\n  %s", err, strings.Join(trail, "\n  "))
@@ -122,15 +175,26 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 			err = deliver("approval FAILED "+e, route.Promote, w.approvalEvent("FAILED", e))
 		case r < 57: // guard alarms flap
 			name := []string{"shop-5xx-rate", "shop-p99-latency"}[rng.IntN(2)]
-			err = deliver("guard "+name+" ALARM", route.Guard, w.alarmEvent(name, "ALARM", "OK"))
+			raw, l := alarm(name, "ALARM", "OK")
+			err = sendAlarm("guard "+name+" ALARM"+l, raw)
 		case r < 61:
 			name := []string{"shop-5xx-rate", "shop-p99-latency"}[rng.IntN(2)]
 			state := []string{"OK", "INSUFFICIENT_DATA"}[rng.IntN(2)]
-			err = deliver("guard "+name+" "+state, route.Guard, w.alarmEvent(name, state, "ALARM"))
+			raw, l := alarm(name, state, "ALARM")
+			err = sendAlarm("guard "+name+" "+state+l, raw)
 		case r < 66: // load peaks: capacity alarms, during any release state
-			err = deliver("capacity ALARM", route.Guard, w.alarmEvent("shop-cpu-high", "ALARM", "OK"))
+			raw, l := alarm("shop-cpu-high", "ALARM", "OK")
+			err = sendAlarm("capacity ALARM"+l, raw)
 		case r < 69:
-			err = deliver("capacity OK", route.Guard, w.alarmEvent("shop-cpu-high", "OK", "ALARM"))
+			raw, l := alarm("shop-cpu-high", "OK", "ALARM")
+			err = sendAlarm("capacity OK"+l, raw)
+		case r < 72: // a held-back alarm arrives, late and out of order
+			if len(held) > 0 {
+				i := rng.IntN(len(held))
+				h := held[i]
+				held = append(held[:i:i], held[i+1:]...)
+				err = deliver("late "+h.label, route.Guard, h.raw)
+			}
 		default: // time passes, minute by minute
 			for m := rng.IntN(20) + 1; m > 0 && err == nil; m-- {
 				w.cloud.Advance(time.Minute)
@@ -165,6 +229,59 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 		if st.Newest != newest {
 			return fail(fmt.Errorf("newest AMI %s never seen (newest known %s)", newest, st.Newest))
 		}
+	}
+	return nil
+}
+
+type heldAlarm struct {
+	label string
+	raw   []byte
+}
+
+func window(t testing.TB, day, from, to, zone string) *config.ChangeWindow {
+	t.Helper()
+	b := fmt.Sprintf(`{"days":[%q],"from":%q,"to":%q,"timeZone":%q}`, day, from, to, zone)
+	f, err := config.Parse([]byte(strings.Replace(mustRead(t, "../../examples/kaizen.json"), `"bakeMinutes": 60,`, `"bakeMinutes": 60, "changeWindow": `+b+`,`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Apps[0].ChangeWindow
+}
+
+// alarmMovedPublicRightly is the storms' invariant for alarms: the public
+// never moves away from a color because of an alarm transition older than
+// that color's taking the public, older than a transition already seen of
+// that alarm, or suppressed or muted.
+func alarmMovedPublicRightly(w *world, raw []byte, before release.AppState, obs release.Observed) error {
+	rel := before.Active
+	if rel == nil {
+		return nil
+	}
+	after := w.observe()
+	if after.Weights[rel.Color] >= obs.Weights[rel.Color] {
+		return nil // the public did not move away from the new color
+	}
+	e, err := route.Decode(raw)
+	if err != nil {
+		return err
+	}
+	var det route.AlarmDetail
+	if err := route.DecodeDetail(e, &det); err != nil {
+		return err
+	}
+	at, err := route.ParseAlarmTime(det.State.Timestamp)
+	if err != nil {
+		return err
+	}
+	skew := time.Duration(w.app.AlarmSkewSeconds) * time.Second
+	switch {
+	case det.State.ActionsSuppressedBy != "" || det.Muted() != "":
+		return fmt.Errorf("a suppressed or muted alarm %s moved the public", det.AlarmName)
+	case !rel.PublicAt.IsZero() && !at.After(rel.PublicAt.Add(-skew)):
+		return fmt.Errorf("alarm %s of %s moved the public off %s, which took it at %s", det.AlarmName, at, rel.Color, rel.PublicAt)
+	}
+	if m, ok := before.Alarms[det.AlarmName]; ok && !at.After(m.At) {
+		return fmt.Errorf("alarm %s of %s moved the public though %s of %s was already seen", det.AlarmName, at, m.State, m.At)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/shared/access"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
@@ -123,6 +124,10 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	now := d.now()
 	out.At = now
 	plan := release.Decide(app, st, obs, now, ev)
+	cut := false
+	if fn := functionOf(ctx); fn != "" {
+		plan, cut = leaveForTick(plan, fn)
+	}
 	out.Plan = plan
 	if !plan.Changed(st) {
 		log.Info("nothing to do", "observed", obs.Summary(), "notes", plan.Notes)
@@ -134,7 +139,9 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	}
 	next := plan.Next
 	next.UpdatedAt = now
-	next.Pending, next.LastError = nil, ""
+	if !cut {
+		next.Pending, next.LastError = nil, ""
+	}
 	ledger := func(s release.AppState) []release.Release {
 		l := append([]release.Release(nil), plan.Ended...)
 		if s.Active != nil {
@@ -192,6 +199,39 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	}
 	log.Info("step applied", "observed", obs.Summary(), "applied", actionStrings(out.Applied), "notes", plan.Notes)
 	return out, nil
+}
+
+type functionKey struct{}
+
+// withFunction tells the step which function runs it: each function's
+// role allows only the action kinds shared/access lists for it.
+func withFunction(ctx context.Context, function string) context.Context {
+	return context.WithValue(ctx, functionKey{}, function)
+}
+
+func functionOf(ctx context.Context) string {
+	s, _ := ctx.Value(functionKey{}).(string)
+	return s
+}
+
+// leaveForTick cuts a plan before the first action the function's role may
+// not make (guard never creates launch-template versions or passes roles):
+// what comes before is applied, the rest is left, recorded as pending, for
+// the next tick, which replans it from what it observes.
+func leaveForTick(plan release.Plan, function string) (release.Plan, bool) {
+	for i, a := range plan.Actions {
+		if access.Allowed(function, a.Kind) {
+			continue
+		}
+		why := fmt.Sprintf("left for tick: %s may not %s", function, a.Kind)
+		next := plan.States[i].Clone()
+		next.Pending = actionStrings(plan.Actions[i:])
+		next.LastError = why
+		plan.Notes = append(plan.Notes, why)
+		plan.Actions, plan.States, plan.Next = plan.Actions[:i], plan.States[:i], next
+		return plan, true
+	}
+	return plan, false
 }
 
 func actionStrings(as []release.Action) []string {

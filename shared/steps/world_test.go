@@ -50,12 +50,23 @@ func testConfig(t testing.TB) *config.File {
 // the benchmarks use) with the given store.
 func newWorld(t testing.TB, st store.Store) *world {
 	t.Helper()
-	cfg := testConfig(t)
+	return newWorldWith(t, testConfig(t), st)
+}
+
+// newWorldWith seeds the first app of cfg.
+func newWorldWith(t testing.TB, cfg *config.File, st store.Store) *world {
+	t.Helper()
+	return newWorldAt(t, cfg, st, t0)
+}
+
+// newWorldAt seeds the first app of cfg on a clock that starts at start.
+func newWorldAt(t testing.TB, cfg *config.File, st store.Store, start time.Time) *world {
+	t.Helper()
 	var logw io.Writer = io.Discard
 	if os.Getenv("KAIZEN_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
-	l := lab.New(cfg, t0, logw)
+	l := lab.New(cfg, start, logw)
 	l.Store, l.Deps.Store = st, st
 	return &world{t: t, cfg: cfg, app: &cfg.Apps[0], cloud: l.Cloud, store: st, deps: l.Deps, live: l.Seeded[cfg.Apps[0].Name]}
 }
