@@ -13,8 +13,30 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/kaizen-sre/kaizen/infra/stacks"
+	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/route/ebtest"
 )
+
+// alarmEvent is events/alarm-guard.json for the named alarm.
+func alarmEvent(t *testing.T, name string) route.Envelope {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "events", "alarm-guard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["detail"].(map[string]any)["alarmName"] = name
+	b, _ = json.Marshal(m)
+	e, err := route.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
 
 // logicalID is the logical id CDK gave a construct's resource, looked up
 // through the construct tree, never spelled out in a test.
@@ -114,12 +136,18 @@ func TestKaizenStack(t *testing.T) {
 		}
 	})
 
-	t.Run("every route rule is deployed with its exact pattern and targets its function with a dead-letter queue", func(t *testing.T) {
+	cfg, err := config.Load(filepath.Join(repoRoot, exampleConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoped := route.RulesFor(cfg)
+
+	t.Run("every rule of route.RulesFor is deployed with its exact pattern and targets its function with a dead-letter queue", func(t *testing.T) {
 		rules := resources(tpl, "AWS::Events::Rule")
-		if want := len(route.Rules()) + 2; len(rules) != want {
-			t.Errorf("%d rules, want %d (route.Rules() plus the tick and alaspoll schedules)", len(rules), want)
+		if want := len(scoped) + 2; len(rules) != want {
+			t.Errorf("%d rules, want %d (route.RulesFor plus the tick and alaspoll schedules)", len(rules), want)
 		}
-		for _, r := range route.Rules() {
+		for _, r := range scoped {
 			b, _ := json.Marshal(r.Pattern)
 			var want any
 			if err := json.Unmarshal(b, &want); err != nil {
@@ -155,6 +183,60 @@ func TestKaizenStack(t *testing.T) {
 			}
 			if matches != 1 {
 				t.Errorf("%s/%s: %d rules have the pattern %s, want 1", r.Function, r.Name, matches, b)
+			}
+		}
+	})
+
+	t.Run("every deployed event pattern is valid EventBridge syntax, narrowed to the configured resources", func(t *testing.T) {
+		n := 0
+		for id, rule := range resources(tpl, "AWS::Events::Rule") {
+			ep, ok := props(rule)["EventPattern"]
+			if !ok {
+				continue // a schedule
+			}
+			n++
+			b, err := json.Marshal(ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ebtest.Valid(b); err != nil {
+				t.Errorf("rule %s: %v: %s", id, err, b)
+			}
+		}
+		if n != len(scoped) {
+			t.Errorf("%d rules with a pattern, want %d", n, len(scoped))
+		}
+		// What the narrowing means for the example: guard takes the
+		// configured alarms only.
+		alarm := alarmEvent(t, "shop-5xx-rate")
+		foreign := alarmEvent(t, "someone-elses-alarm")
+		var guardRules int
+		for _, r := range scoped {
+			if r.Function != route.Guard {
+				continue
+			}
+			guardRules++
+			if !r.Pattern.Match(alarm) || r.Pattern.Match(foreign) {
+				t.Errorf("guard rule %s: takes shop-5xx-rate %v, someone-elses-alarm %v", r.Name, r.Pattern.Match(alarm), r.Pattern.Match(foreign))
+			}
+		}
+		if guardRules != 1 {
+			t.Errorf("%d guard rules, want 1", guardRules)
+		}
+	})
+
+	t.Run("guard has reserved concurrency; the others share the account's pool", func(t *testing.T) {
+		if stacks.GuardReservedConcurrency < 1 {
+			t.Fatalf("GuardReservedConcurrency = %d", stacks.GuardReservedConcurrency)
+		}
+		for _, fn := range route.Functions {
+			_, p := fnOf(t, fn)
+			got, set := p["ReservedConcurrentExecutions"]
+			switch {
+			case fn == route.Guard && got != float64(stacks.GuardReservedConcurrency):
+				t.Errorf("guard: ReservedConcurrentExecutions = %v, want %d", got, stacks.GuardReservedConcurrency)
+			case fn != route.Guard && set:
+				t.Errorf("%s: ReservedConcurrentExecutions = %v, want none", fn, got)
 			}
 		}
 	})

@@ -31,7 +31,8 @@ type FunctionProps struct {
 	// Statements are the function's whole IAM policy besides its own log
 	// group and dead-letter queue.
 	Statements []Statement
-	// Rules are the function's event rules (from route.Rules()).
+	// Rules are the function's event rules (from route.RulesFor: narrowed
+	// to the configured resources).
 	Rules []route.Rule
 	// ScheduleRuleName names the schedule rule when Spec.Schedule is set.
 	ScheduleRuleName string
@@ -86,6 +87,10 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	for k, v := range props.Environment {
 		env[k] = jsii.String(v)
 	}
+	var reserved *float64
+	if spec.ReservedConcurrency > 0 {
+		reserved = jsii.Number(float64(spec.ReservedConcurrency))
+	}
 	f.Lambda = awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
 		Description:  jsii.String(spec.Description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
@@ -108,6 +113,8 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
 		RetryAttempts:         jsii.Number(float64(spec.Retries)),
 		MaxEventAge:           awscdk.Duration_Seconds(jsii.Number(spec.MaxEventAge.Seconds())),
+		// Reserved (see GuardReservedConcurrency), or nil: the shared pool.
+		ReservedConcurrentExecutions: reserved,
 		// A DLQ rather than an on-failure destination: both keep the failed
 		// event, and a DLQ is what cdk-nag recognizes (AwsSolutions-SQS3).
 		DeadLetterQueue: f.DeadLetters,
@@ -184,6 +191,22 @@ func detail(m map[string]any) map[string]interface{} {
 			xs := make([]interface{}, len(v))
 			for i, s := range v {
 				xs[i] = s
+			}
+			out[k] = xs
+		case []route.Value:
+			xs := make([]interface{}, len(v))
+			for i, x := range v {
+				if x.Prefix {
+					xs[i] = map[string]interface{}{"prefix": x.S}
+				} else {
+					xs[i] = x.S
+				}
+			}
+			out[k] = xs
+		case []map[string]any: // route.Or's alternatives
+			xs := make([]interface{}, len(v))
+			for i, alt := range v {
+				xs[i] = detail(alt)
 			}
 			out[k] = xs
 		case map[string]any:

@@ -86,8 +86,11 @@ func NewKaizenStack(scope constructs.Construct, id string, props *KaizenStackPro
 		EnforceSSL:  jsii.Bool(true),
 	})
 
+	// Each function's rules take only the configured resources' events
+	// (alarms, approvals, projects, secrets), not every such event of the
+	// account.
 	rules := map[string][]route.Rule{}
-	for _, r := range route.Rules() {
+	for _, r := range route.RulesFor(cfg.File) {
 		rules[r.Function] = append(rules[r.Function], r)
 	}
 	stackName := *stack.StackName()

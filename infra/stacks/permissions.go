@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/shared/access"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
@@ -74,8 +75,21 @@ type FunctionSpec struct {
 	TargetMaxEventAge time.Duration
 	// Schedule, if set, runs the function at this rate.
 	Schedule time.Duration
-	Grants   []Grant
+	// ReservedConcurrency, if set, is reserved for the function out of the
+	// account's concurrency (and is also its ceiling).
+	ReservedConcurrency int
+	Grants              []Grant
 }
+
+// GuardReservedConcurrency is reserved for guard. Lambda's concurrency is
+// one pool for every function of the account and region: a burst elsewhere
+// (another team's functions, a flood of events) must not leave guard
+// throttled at the moment an alarm asks for a rollback. A rollback takes
+// one invocation of well under a second, so five at once serve many apps'
+// alarms firing together; more wait in Lambda's queue, within guard's
+// fifteen-minute event age. (Lambda keeps 100 of the account's
+// concurrency unreserved, so the account's quota must be above 105.)
+const GuardReservedConcurrency = 5
 
 // ReadOnlyActions are the only actions that may have the resource "*": IAM
 // has no resource-level permissions for them, and they change nothing.
@@ -88,62 +102,88 @@ var ReadOnlyActions = []string{
 	"elasticloadbalancing:DescribeTargetHealth",
 }
 
-var (
-	tableGrant = Grant{Sid: "ReleaseState", Scope: ScopeTable, Actions: []string{
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-	}}
-	notifyGrant = Grant{Sid: "Notify", Scope: ScopeTopic, Actions: []string{"sns:Publish"}}
+// grantCatalog says how each IAM action a function may need is scoped. It
+// names actions only to scope them: which actions a function gets comes
+// from shared/access (GrantsFor), the same table the functions consult
+// before they act. An action in two grants (RunInstances, checked on the
+// template and on what a launch creates) is granted through both.
+var grantCatalog = []Grant{
+	// These Describe actions have no resource-level permissions in IAM:
+	// "*" is the only resource they accept. They are read-only.
+	{Sid: "ObserveFleet", Scope: ScopeNoResourceLevel, Actions: ReadOnlyActions},
+	{Sid: "PutAMIOnColor", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:CreateLaunchTemplateVersion"}},
+	{Sid: "SizeColors", Scope: ScopeAutoScalingGroups, Actions: []string{
+		"autoscaling:UpdateAutoScalingGroup",
+		"autoscaling:SuspendProcesses",
+		"autoscaling:ResumeProcesses",
+	}},
+	// UpdateAutoScalingGroup with a launch template checks that the caller
+	// could launch from it: ec2:RunInstances on the template, on the
+	// resources a launch creates or uses, and ec2:CreateTags for tags
+	// applied at launch. kaizen never calls RunInstances itself; the
+	// ec2:LaunchTemplate and ec2:CreateAction conditions keep these grants
+	// from being usable for anything but the apps' templates.
+	{Sid: "LaunchFromColorTemplates", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:RunInstances"}},
+	{Sid: "LaunchedByColorTemplates", Scope: ScopeLaunchedResources, Actions: []string{"ec2:RunInstances"}},
+	{Sid: "TagOnLaunch", Scope: ScopeTagOnLaunch, Actions: []string{"ec2:CreateTags"}},
+	{Sid: "SwitchPublic", Scope: ScopeListener, Actions: []string{"elasticloadbalancing:ModifyListener"}},
+	{Sid: "PointPreview", Scope: ScopePreviewRule, Actions: []string{"elasticloadbalancing:ModifyRule"}},
+	{Sid: "PassInstanceRole", Scope: ScopeInstanceRole, Actions: []string{"iam:PassRole"}},
+	{Sid: "RebuildProject", Scope: ScopeRebuildProject, Actions: []string{
+		"codebuild:StartBuild", "codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds",
+	}},
+	{Sid: "RebuildPipeline", Scope: ScopeRebuildPipeline, Actions: []string{
+		"codepipeline:StartPipelineExecution", "codepipeline:ListPipelineExecutions",
+	}},
+	{Sid: "ReadLatestAL2023", Scope: ScopeLatestAL2023, Actions: []string{"ssm:GetParameter"}},
+	{Sid: "Notify", Scope: ScopeTopic, Actions: []string{"sns:Publish"}},
+	{Sid: "ReleaseState", Scope: ScopeTable, Actions: []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem",
+	}},
+}
 
-	rebuildGrants = []Grant{
-		{Sid: "RebuildProject", Scope: ScopeRebuildProject, Actions: []string{
-			"codebuild:StartBuild", "codebuild:ListBuildsForProject", "codebuild:BatchGetBuilds",
-		}},
-		{Sid: "RebuildPipeline", Scope: ScopeRebuildPipeline, Actions: []string{
-			"codepipeline:StartPipelineExecution", "codepipeline:ListPipelineExecutions",
-		}},
+// GrantsFor derives a function's grants from the actions shared/access
+// says it needs, each scoped as grantCatalog says. It panics if an action
+// has no scope here: a new call must be scoped before it is deployed.
+func GrantsFor(function string) []Grant {
+	actions := access.Actions(function)
+	if len(actions) == 0 {
+		panic(fmt.Sprintf("stacks: shared/access describes no function %q", function))
 	}
+	var out []Grant
+	scoped := map[string]bool{}
+	for _, g := range grantCatalog {
+		var as []string
+		for _, a := range g.Actions {
+			if slices.Contains(actions, a) {
+				as = append(as, a)
+				scoped[a] = true
+			}
+		}
+		if len(as) > 0 {
+			out = append(out, Grant{Sid: g.Sid, Scope: g.Scope, Actions: as})
+		}
+	}
+	for _, a := range actions {
+		if !scoped[a] {
+			panic(fmt.Sprintf("stacks: %s needs %s, which no grant scopes (add it to grantCatalog)", function, a))
+		}
+	}
+	return out
+}
 
-	// reconcilerGrants serve stage, promote, guard and tick alike: each of
-	// them observes the fleet and may finish a step another one started
-	// (tick completes what stage and promote wait for), so they share one
-	// set of actions.
-	reconcilerGrants = []Grant{
-		// These Describe actions have no resource-level permissions in IAM:
-		// "*" is the only resource they accept. They are read-only.
-		{Sid: "ObserveFleet", Scope: ScopeNoResourceLevel, Actions: []string{
-			"ec2:DescribeImages",
-			"ec2:DescribeLaunchTemplateVersions",
-			"autoscaling:DescribeAutoScalingGroups",
-			"elasticloadbalancing:DescribeListeners",
-			"elasticloadbalancing:DescribeRules",
-			"elasticloadbalancing:DescribeTargetHealth",
-		}},
-		{Sid: "PutAMIOnColor", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:CreateLaunchTemplateVersion"}},
-		{Sid: "SizeColors", Scope: ScopeAutoScalingGroups, Actions: []string{
-			"autoscaling:UpdateAutoScalingGroup",
-			"autoscaling:SuspendProcesses",
-			"autoscaling:ResumeProcesses",
-			"autoscaling:SetDesiredCapacity",
-		}},
-		// UpdateAutoScalingGroup with a launch template checks that the
-		// caller could launch from it: ec2:RunInstances on the template, on
-		// the resources a launch creates or uses, and ec2:CreateTags for
-		// tags applied at launch. kaizen never calls RunInstances itself;
-		// the ec2:LaunchTemplate and ec2:CreateAction conditions keep these
-		// grants from being usable for anything but the apps' templates.
-		{Sid: "LaunchFromColorTemplates", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:RunInstances"}},
-		{Sid: "LaunchedByColorTemplates", Scope: ScopeLaunchedResources, Actions: []string{"ec2:RunInstances"}},
-		{Sid: "TagOnLaunch", Scope: ScopeTagOnLaunch, Actions: []string{"ec2:CreateTags"}},
-		{Sid: "SwitchPublic", Scope: ScopeListener, Actions: []string{"elasticloadbalancing:ModifyListener"}},
-		{Sid: "PointPreview", Scope: ScopePreviewRule, Actions: []string{"elasticloadbalancing:ModifyRule"}},
-		{Sid: "PassInstanceRole", Scope: ScopeInstanceRole, Actions: []string{"iam:PassRole"}},
-		notifyGrant,
-		tableGrant,
+// CatalogActions lists every action grantCatalog scopes, sorted.
+func CatalogActions() []string {
+	var out []string
+	for _, g := range grantCatalog {
+		out = append(out, g.Actions...)
 	}
-)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // Specs lists every function in route.Functions order: its size, retry
-// policy and the one table of IAM actions it may call.
+// policy and its grants, derived from shared/access.
 var Specs = []FunctionSpec{
 	{
 		Name: route.Stage, Description: "Puts a new golden AMI on the idle color and points the preview rule at it.",
@@ -152,7 +192,7 @@ var Specs = []FunctionSpec{
 		// observes before it acts, so a retry is harmless.
 		Retries: 2, MaxEventAge: 6 * time.Hour,
 		TargetRetries: 8, TargetMaxEventAge: 6 * time.Hour,
-		Grants: reconcilerGrants,
+		Grants: GrantsFor(route.Stage),
 	},
 	{
 		Name: route.Promote, Description: "Promotes the staged color when the approval action succeeds; abandons it on reject.",
@@ -161,7 +201,7 @@ var Specs = []FunctionSpec{
 		// dead-letter queue and its alarm) within the hour.
 		Retries: 2, MaxEventAge: time.Hour,
 		TargetRetries: 8, TargetMaxEventAge: time.Hour,
-		Grants: reconcilerGrants,
+		Grants: GrantsFor(route.Promote),
 	},
 	{
 		Name: route.Guard, Description: "Rolls the public back on a guard alarm; steps the live color up on a capacity alarm.",
@@ -170,7 +210,8 @@ var Specs = []FunctionSpec{
 		// no longer the right reaction; the dead-letter alarm calls a person.
 		Retries: 2, MaxEventAge: 15 * time.Minute,
 		TargetRetries: 4, TargetMaxEventAge: 15 * time.Minute,
-		Grants: reconcilerGrants,
+		ReservedConcurrency: GuardReservedConcurrency,
+		Grants:              GrantsFor(route.Guard),
 	},
 	{
 		Name: route.Tick, Description: "Advances what waits on time or on AWS: preview ready, cutover, weight steps, bake end, retire.",
@@ -179,7 +220,7 @@ var Specs = []FunctionSpec{
 		Retries: 0, MaxEventAge: time.Minute,
 		TargetRetries: 0, TargetMaxEventAge: time.Minute,
 		Schedule: time.Minute,
-		Grants:   reconcilerGrants,
+		Grants:   GrantsFor(route.Tick),
 	},
 	{
 		Name: route.ALASPoll, Description: "Polls the ALAS feeds and starts a golden-image rebuild for new advisories.",
@@ -189,11 +230,7 @@ var Specs = []FunctionSpec{
 		Retries: 1, MaxEventAge: 20 * time.Minute,
 		TargetRetries: 2, TargetMaxEventAge: 20 * time.Minute,
 		Schedule: 30 * time.Minute,
-		Grants: append([]Grant{
-			// DescribeImages has no resource-level permissions in IAM.
-			{Sid: "ReadImagePackages", Scope: ScopeNoResourceLevel, Actions: []string{"ec2:DescribeImages"}},
-			{Sid: "ReadLatestAL2023", Scope: ScopeLatestAL2023, Actions: []string{"ssm:GetParameter"}},
-		}, append(slices.Clone(rebuildGrants), notifyGrant, tableGrant)...),
+		Grants:   GrantsFor(route.ALASPoll),
 	},
 	{
 		Name: route.SecretChange, Description: "Starts a golden-image rebuild when the app's secret changes.",
@@ -202,7 +239,7 @@ var Specs = []FunctionSpec{
 		// keep the event as long as Lambda allows, then the dead-letter queue.
 		Retries: 2, MaxEventAge: 6 * time.Hour,
 		TargetRetries: 8, TargetMaxEventAge: 6 * time.Hour,
-		Grants: append(slices.Clone(rebuildGrants), notifyGrant, tableGrant),
+		Grants: GrantsFor(route.SecretChange),
 	},
 }
 
