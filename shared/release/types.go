@@ -18,29 +18,6 @@ import (
 // Color is re-exported from config for brevity.
 type Color = config.Color
 
-// State is where a release stands.
-type State string
-
-const (
-	Staged     State = "staged"      // on the idle color, previewed from the office
-	Promoting  State = "promoting"   // approved; capacity matched, waiting for health
-	Baking     State = "baking"      // public on the new color; the old one stays warm
-	Done       State = "done"        // bake finished, old color retired
-	Abandoned  State = "abandoned"   // rejected at approval
-	Superseded State = "superseded"  // a newer AMI replaced it before approval
-	Failed     State = "failed"      // could not reach health in time, or was taken over
-	RolledBack State = "rolled_back" // a guard alarm sent the public back
-)
-
-// Terminal reports whether a release in state s is finished.
-func (s State) Terminal() bool {
-	switch s {
-	case Done, Abandoned, Superseded, Failed, RolledBack:
-		return true
-	}
-	return false
-}
-
 // Image is an AMI as kaizen sees it.
 type Image struct {
 	ID      string            `json:"id"`
@@ -70,6 +47,7 @@ type Transition struct {
 	At    time.Time `json:"at"`
 	From  State     `json:"from,omitempty"`
 	To    State     `json:"to"`
+	By    Trigger   `json:"by,omitempty"` // the kind of cause (empty in old records)
 	Cause string    `json:"cause"`
 }
 
@@ -92,12 +70,11 @@ type Release struct {
 	// Capacity is the live color's capacity captured at approval: what the
 	// new color must have before the public moves.
 	Capacity  *Capacity `json:"capacity,omitempty"`
-	Weight    int       `json:"weight,omitempty"` // percent on the new color during a weighted shift
+	Weight    int       `json:"weight,omitempty"` // percent on the new color while Shifting
 	StepUntil time.Time `json:"stepUntil,omitempty"`
-	Unhealthy string    `json:"unhealthy,omitempty"` // a guard alarm fired while staged
-	// RollbackPending is set when a guard alarm asked for a rollback that
-	// has not been applied yet.
-	RollbackPending string `json:"rollbackPending,omitempty"`
+	// Reason says why a release is Unhealthy or RollingBack: the guard
+	// alarm, or the person, that put it there.
+	Reason string `json:"reason,omitempty"`
 	// WindowWaitAt is the last time the cutover waited for the change window.
 	WindowWaitAt   time.Time `json:"windowWaitAt,omitempty"`
 	StagedAt       time.Time `json:"stagedAt"`
@@ -120,15 +97,6 @@ type Release struct {
 // (an ignored alarm, say), so the ledger says why nothing happened.
 func (r *Release) logCause(at time.Time, cause string) {
 	r.History = append(r.History, Transition{At: at, From: r.State, To: r.State, Cause: cause})
-}
-
-// move records a state change with its cause.
-func (r *Release) move(to State, at time.Time, cause string) {
-	r.History = append(r.History, Transition{At: at, From: r.State, To: to, Cause: cause})
-	r.State = to
-	if to.Terminal() {
-		r.EndedAt = at
-	}
 }
 
 // Candidate is an AMI waiting its turn while a shift or bake runs.
@@ -155,9 +123,10 @@ type Hold struct {
 type AppState struct {
 	App     string `json:"app"`
 	Version int64  `json:"version"`
-	// Active is the release in flight (staged, promoting or baking).
+	// Active is the release in flight (in a state that is not Terminal).
 	Active *Release `json:"active,omitempty"`
-	// Queued waits for the active shift or bake to end.
+	// Queued waits for the active release to end. It is an AMI, not a
+	// release: it has no state (and no record) until it is staged.
 	Queued *Candidate `json:"queued,omitempty"`
 	// Newest is the newest of the app's AMIs kaizen has seen; older or
 	// repeated AMI events are ignored against it.
@@ -165,7 +134,8 @@ type AppState struct {
 	NewestCreated time.Time `json:"newestCreated,omitempty"`
 	// Bindings remember which AMI each recent approval started on.
 	Bindings []Binding `json:"bindings,omitempty"`
-	// Hold keeps a bad color up after a rollback.
+	// Hold keeps a bad color up after a rollback. It belongs to the color,
+	// not to a release: the release it came from has ended.
 	Hold *Hold `json:"hold,omitempty"`
 	// CapacityStepAt is when a capacity alarm last stepped the live color up.
 	CapacityStepAt time.Time `json:"capacityStepAt,omitempty"`
@@ -189,6 +159,16 @@ type AppState struct {
 	// Told lists one-time notices already sent (a misconfiguration that
 	// kaizen works around, say), so they are sent once, not every minute.
 	Told []string `json:"told,omitempty"`
+	// Lease is set by a step's write-ahead record while it applies a plan:
+	// until it ends, other invocations leave the app alone.
+	Lease *Lease `json:"lease,omitempty"`
+}
+
+// Lease marks the app as being acted on by one invocation (Token) until
+// Until; an expired lease is a crashed or timed-out invocation's.
+type Lease struct {
+	Token string    `json:"token"`
+	Until time.Time `json:"until"`
 }
 
 // AlarmMark is the newest transition seen of one alarm.
@@ -273,20 +253,6 @@ type StagingView struct {
 	AMI     string `json:"ami"`
 	Healthy int    `json:"healthy"`
 	Desired int    `json:"desired"`
-}
-
-// About says whether ami is live and healthy on staging.
-func (s *StagingView) About(ami string) string {
-	if s == nil {
-		return ""
-	}
-	if s.AMI == ami {
-		if s.Healthy >= s.Desired && s.Desired > 0 {
-			return fmt.Sprintf("Staging (%s): this AMI is live there, %d of %d healthy.", s.App, s.Healthy, s.Desired)
-		}
-		return fmt.Sprintf("Staging (%s): this AMI is live there but only %d of %d are healthy.", s.App, s.Healthy, s.Desired)
-	}
-	return fmt.Sprintf("Staging (%s): NOT live there yet (staging serves %s).", s.App, s.AMI)
 }
 
 // Clone deep-copies an observation.

@@ -6,6 +6,7 @@ package steps
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/access"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/limits"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
@@ -69,20 +71,20 @@ const conflictRetries = 25
 // now; the event is retried (by Lambda, or by the next tick).
 var ErrBusy = errors.New("another invocation is applying a plan for this app")
 
-// inProgress marks a write-ahead record; lease is how long it keeps other
-// invocations off the app (longer than a function's timeout), after which
-// it is taken to be a crash and the next step takes over.
-const (
-	inProgress = "interrupted while applying the plan"
-	lease      = 2 * time.Minute
-)
+// inProgress explains, for people, the pending actions of a write-ahead
+// record: seen after its lease (release.AppState.Lease, limits.Lease long)
+// has ended, it means the invocation crashed or timed out midway.
+const inProgress = "interrupted while applying the plan"
 
 // Run performs one reconcile step for app.
 func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
 	var out Outcome
 	var err error
+	// The lease token names this invocation: a lease with another token is
+	// another invocation's.
+	token := rand.Text()
 	for range conflictRetries {
-		out, err = d.runOnce(ctx, app, ev)
+		out, err = d.runOnce(ctx, app, ev, token)
 		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrBusy) {
 			break
 		}
@@ -101,21 +103,21 @@ func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outc
 	return out, err
 }
 
-func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
+func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event, token string) (Outcome, error) {
 	out := Outcome{App: app.Name, Event: ev}
 	log := d.log().With("app", app.Name, "event", ev.ID, "kind", ev.Kind)
 	st, err := d.Store.Load(ctx, app.Name)
 	if err != nil {
 		return out, err
 	}
-	if st.LastError == inProgress && d.now().Sub(st.UpdatedAt) < lease {
+	if l := st.Lease; l != nil && l.Token != token && d.now().Before(l.Until) {
 		return out, ErrBusy
 	}
 	obs, err := d.Fleet.Observe(ctx, app)
 	if err != nil {
-		return out, fmt.Errorf("observe %s: %w", app.Name, err)
+		return out, fmt.Errorf("observe: %w", err) // the caller names the app
 	}
-	if app.StagingApp != "" && (st.Active == nil || st.Active.State == release.Staged) {
+	if app.StagingApp != "" && (st.Active == nil || st.Active.State.BeforeApproval()) {
 		// Only while a notification may need it: an approval prompt says
 		// whether the AMI is already live on staging.
 		obs.Staging = d.staging(ctx, app.StagingApp)
@@ -124,6 +126,9 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	now := d.now()
 	out.At = now
 	plan := release.Decide(app, st, obs, now, ev)
+	if plan.Bug != "" {
+		log.Error("planner bug: nothing applied", "bug", plan.Bug, "observed", obs.Summary())
+	}
 	cut := false
 	if fn := functionOf(ctx); fn != "" {
 		plan, cut = leaveForTick(plan, fn)
@@ -139,6 +144,7 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 	}
 	next := plan.Next
 	next.UpdatedAt = now
+	next.Lease = nil
 	if !cut {
 		next.Pending, next.LastError = nil, ""
 	}
@@ -160,6 +166,7 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 		ahead.Version = st.Version
 		ahead.Pending = actionStrings(plan.Actions)
 		ahead.LastError = inProgress
+		ahead.Lease = &release.Lease{Token: token, Until: now.Add(limits.Lease)}
 		// The ledger waits for the outcome (or the failure record): writing
 		// it here too would double every step's ledger writes.
 		if err := d.Store.Save(ctx, &ahead); err != nil {
@@ -178,6 +185,7 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event) (
 				failed.Version = version
 				failed.Pending = actionStrings(plan.Actions[i:])
 				failed.LastError = err.Error()
+				failed.Lease = nil
 				if serr := d.Store.Save(ctx, &failed, ledger(failed)...); serr != nil {
 					log.Error("could not record the failed step", "error", serr)
 				}

@@ -31,7 +31,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kaizen-sre/kaizen/shared/alas"
-	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
 )
 
@@ -105,7 +105,7 @@ func (d *Dynamo) RecordAdvisory(ctx context.Context, app string, a alas.Advisory
 		TableName: aws.String(d.Table), Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
-	if cloud.IsConditionalCheckFailed(err) {
+	if awsapi.IsConditionalCheckFailed(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -204,7 +204,7 @@ func (d *Dynamo) MarkDigested(ctx context.Context, app string, ids []string, at 
 		ExpressionAttributeNames:  map[string]string{"#at": "at"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":at": n(ms)},
 	})
-	if err != nil && !cloud.IsConditionalCheckFailed(err) {
+	if err != nil && !awsapi.IsConditionalCheckFailed(err) {
 		return fmt.Errorf("record the last digest time of %s: %w", app, err)
 	}
 	return nil
@@ -246,7 +246,7 @@ func (d *Dynamo) markAdvisories(ctx context.Context, app string, ids []string, w
 			TableName: aws.String(d.Table), Item: got.Item,
 			ConditionExpression: aws.String("attribute_exists(pk)"),
 		})
-		if err != nil && !cloud.IsConditionalCheckFailed(err) {
+		if err != nil && !awsapi.IsConditionalCheckFailed(err) {
 			return fmt.Errorf("mark %s %s for %s: %w", id, what, app, err)
 		}
 	}
@@ -265,7 +265,7 @@ func (d *Dynamo) ClaimStart(ctx context.Context, app string, c rebuild.Claim, no
 		ExpressionAttributeNames:  map[string]string{"#u": "untilMs"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":now": n(now.UnixMilli())},
 	})
-	if cloud.IsConditionalCheckFailed(err) {
+	if awsapi.IsConditionalCheckFailed(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -305,7 +305,7 @@ func (d *Dynamo) UpdateStartClaim(ctx context.Context, app string, c rebuild.Cla
 		ExpressionAttributeNames:  map[string]string{"#t": "token"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": s(c.Token)},
 	})
-	if cloud.IsConditionalCheckFailed(err) {
+	if awsapi.IsConditionalCheckFailed(err) {
 		return fmt.Errorf("update build start claim of %s: %w", app, rebuild.ErrClaimLost)
 	}
 	if err != nil {
@@ -323,7 +323,7 @@ func (d *Dynamo) DropStartClaim(ctx context.Context, app, token string) error {
 		ExpressionAttributeNames:  map[string]string{"#t": "token"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": s(token)},
 	})
-	if err != nil && !cloud.IsConditionalCheckFailed(err) {
+	if err != nil && !awsapi.IsConditionalCheckFailed(err) {
 		return fmt.Errorf("drop build start claim of %s: %w", app, err)
 	}
 	return nil

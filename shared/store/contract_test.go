@@ -3,19 +3,34 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/kaizen-sre/kaizen/internal/testenv"
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
+// fixture is a fresh store and a way to make one of its writes fail.
+type fixture struct {
+	store.Store
+	// failWrite makes the nth write from now fail (the state, then the
+	// ledger entries: see Memory.FailWrite and failingDB).
+	failWrite func(n int)
+}
+
+var errInjected = errors.New("injected write failure")
+
 // contract is the one suite every Store passes: the memory store the
 // simulation uses may only stand in for DynamoDB because both pass it.
-func contract(t *testing.T, newStore func(t *testing.T) store.Store) {
+func contract(t *testing.T, newFixture func(t *testing.T) fixture) {
 	ctx := context.Background()
+	newStore := func(t *testing.T) store.Store { return newFixture(t).Store }
 	t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
 	t.Run("new app loads at version 0", func(t *testing.T) {
@@ -127,6 +142,109 @@ func contract(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	// A release ends and another starts in one save: the state and both
+	// ledger entries change together or not at all, whichever write fails.
+	t.Run("a failed write leaves nothing half-written", func(t *testing.T) {
+		ended := release.Release{App: "shop", ID: "20261124T090000Z-ami-1", AMI: "ami-1", Color: "green", State: release.Baking}
+		started := release.Release{App: "shop", ID: "20261124T100000Z-ami-2", AMI: "ami-2", Color: "blue", State: release.Staged}
+		for write := 1; write <= 3; write++ {
+			t.Run(fmt.Sprintf("write %d fails", write), func(t *testing.T) {
+				f := newFixture(t)
+				before := release.AppState{App: "shop", Active: &ended}
+				if err := f.Save(ctx, &before, ended); err != nil {
+					t.Fatal(err)
+				}
+				st, err := f.Load(ctx, "shop")
+				if err != nil {
+					t.Fatal(err)
+				}
+				done := ended
+				done.State = release.Done
+				st.Active = &started
+				f.failWrite(write)
+				err = f.Save(ctx, &st, done, started)
+				if err != nil && !errors.Is(err, errInjected) {
+					t.Fatalf("save = %v, want nil or the injected failure", err)
+				}
+				old := func(st release.AppState, h []release.Release) bool {
+					return st.Version == 1 && st.Active != nil && st.Active.ID == ended.ID &&
+						len(h) == 1 && h[0].ID == ended.ID && h[0].State == release.Baking
+				}
+				saved := func(st release.AppState, h []release.Release) bool {
+					return st.Version == 2 && st.Active != nil && st.Active.ID == started.ID &&
+						len(h) == 2 && h[0].ID == started.ID && h[0].State == release.Staged && h[1].ID == ended.ID && h[1].State == release.Done
+				}
+				check := func(when string, want func(release.AppState, []release.Release) bool) {
+					t.Helper()
+					got, err := f.Load(ctx, "shop")
+					if err != nil {
+						t.Fatal(err)
+					}
+					h, err := f.History(ctx, "shop")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !want(got, h) {
+						t.Fatalf("%s: half-written: state version %d active %+v, history %+v", when, got.Version, got.Active, h)
+					}
+				}
+				if err != nil {
+					check("after the failed save", old) // nothing written
+					return
+				}
+				check("after the save", saved) // all written
+				// The next save (which records nothing) keeps it all.
+				next, _ := f.Load(ctx, "shop")
+				if err := f.Save(ctx, &next); err != nil {
+					t.Fatal(err)
+				}
+				check("after the next save", func(st release.AppState, h []release.Release) bool {
+					st.Version--
+					return saved(st, h)
+				})
+			})
+		}
+	})
+
+	t.Run("of concurrent savers only the winner's ledger entries are recorded", func(t *testing.T) {
+		s := newStore(t)
+		base := release.AppState{App: "shop"}
+		if err := s.Save(ctx, &base); err != nil {
+			t.Fatal(err)
+		}
+		const writers = 6
+		var wg sync.WaitGroup
+		results := make([]error, writers)
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := release.AppState{App: "shop", Version: base.Version}
+				r := release.Release{App: "shop", ID: "r1", AMI: fmt.Sprintf("ami-writer-%d", i), State: release.Staged}
+				results[i] = s.Save(ctx, &st, r)
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range results {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("writers %d and %d both won", winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, store.ErrConflict):
+				t.Fatalf("unexpected error: %v", err)
+			}
+		}
+		h, err := s.History(ctx, "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("ami-writer-%d", winner); len(h) != 1 || h[0].AMI != want {
+			t.Fatalf("history = %+v, want only the winner's entry (%s)", h, want)
+		}
+	})
+
 	t.Run("a pending secret rebuild is cleared only by its own time", func(t *testing.T) {
 		s := newStore(t).(interface {
 			SetPending(context.Context, string, string, time.Time) error
@@ -175,12 +293,75 @@ func contract(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func TestMemoryContract(t *testing.T) {
-	contract(t, func(*testing.T) store.Store { return store.NewMemory() })
+	contract(t, func(*testing.T) fixture {
+		m := store.NewMemory()
+		return fixture{Store: m, failWrite: func(n int) { m.FailWrite = failNth(n) }}
+	})
+}
+
+// failNth fails the nth write asked about from now, once.
+func failNth(n int) func(int) error {
+	var mu sync.Mutex
+	count := 0
+	return func(int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		count++
+		if count == n {
+			return errInjected
+		}
+		return nil
+	}
 }
 
 func TestDynamoContract(t *testing.T) {
 	db := testenv.DynamoDB(t)
-	contract(t, func(t *testing.T) store.Store {
-		return &store.Dynamo{DB: db, Table: testenv.NewTable(t, db)}
+	contract(t, func(t *testing.T) fixture {
+		f := &failingDB{DynamoDBAPI: db}
+		return fixture{Store: &store.Dynamo{DB: f, Table: testenv.NewTable(t, db)}, failWrite: f.failWrite}
 	})
+}
+
+// failingDB is a DynamoDB API whose nth write (PutItem) from a call to
+// failWrite fails before it reaches the server.
+type failingDB struct {
+	awsapi.DynamoDBAPI
+	mu   sync.Mutex
+	fail func(int) error
+	// puts and gets count the calls that reached the server.
+	puts, gets int
+}
+
+func (f *failingDB) failWrite(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = failNth(n)
+}
+
+func (f *failingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	f.mu.Lock()
+	fail := f.fail
+	f.mu.Unlock()
+	if fail != nil {
+		if err := fail(0); err != nil {
+			return nil, err
+		}
+	}
+	f.mu.Lock()
+	f.puts++
+	f.mu.Unlock()
+	return f.DynamoDBAPI.PutItem(ctx, in, opts...)
+}
+
+func (f *failingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	f.mu.Lock()
+	f.gets++
+	f.mu.Unlock()
+	return f.DynamoDBAPI.GetItem(ctx, in, opts...)
+}
+
+func (f *failingDB) counts() (puts, gets int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.puts, f.gets
 }

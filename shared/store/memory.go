@@ -20,6 +20,11 @@ type Memory struct {
 	pending map[string]pending
 	// Writes counts successful writes, for tests and benchmarks.
 	Writes int
+	// FailWrite, if set, is asked about each write of a Save (1 is the
+	// state, 2 and on its ledger entries, in order) before any is made; an
+	// error it returns fails the Save, which then writes nothing. Tests
+	// inject storage failures with it.
+	FailWrite func(write int) error
 }
 
 // NewMemory returns an empty store.
@@ -61,21 +66,38 @@ func (m *Memory) Save(_ context.Context, st *release.AppState, ledger ...release
 	if err != nil {
 		return err
 	}
+	// Every write is prepared (and may fail) before any is applied: the
+	// state and its ledger entries change together or not at all.
+	if err := m.fail(1); err != nil {
+		return err
+	}
+	entries := make([][]byte, len(ledger))
+	for i, r := range ledger {
+		if entries[i], err = json.Marshal(r); err != nil {
+			return err
+		}
+		if err := m.fail(i + 2); err != nil {
+			return err
+		}
+	}
 	m.states[st.App] = b
 	st.Version = next.Version
 	m.Writes++
-	for _, r := range ledger {
-		rb, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
+	for i, r := range ledger {
 		if m.ledger[r.App] == nil {
 			m.ledger[r.App] = map[string][]byte{}
 		}
-		m.ledger[r.App][r.ID] = rb
+		m.ledger[r.App][r.ID] = entries[i]
 		m.Writes++
 	}
 	return nil
+}
+
+func (m *Memory) fail(write int) error {
+	if m.FailWrite == nil {
+		return nil
+	}
+	return m.FailWrite(write)
 }
 
 func (m *Memory) History(_ context.Context, app string) ([]release.Release, error) {

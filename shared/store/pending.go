@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 )
 
 // A pending secret rebuild is a secret change that arrived while a
@@ -52,7 +52,7 @@ func (d *Dynamo) ClearPending(ctx context.Context, app string, at time.Time) err
 		ExpressionAttributeNames:  map[string]string{"#at": "at"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":at": n(at.UnixMilli())},
 	})
-	if err != nil && !cloud.IsConditionalCheckFailed(err) {
+	if err != nil && !awsapi.IsConditionalCheckFailed(err) {
 		return fmt.Errorf("clear the pending secret rebuild of %s: %w", app, err)
 	}
 	return nil

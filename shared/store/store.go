@@ -21,7 +21,9 @@ type Store interface {
 	// Load returns the app's state; a new app has Version 0.
 	Load(ctx context.Context, app string) (release.AppState, error)
 	// Save writes st if its Version is still the stored one, then bumps
-	// st.Version. It also writes the given releases to the ledger.
+	// st.Version. It also writes the given releases to the ledger, in the
+	// same commit: Load and History never show the state without its
+	// ledger entries or the entries without the state.
 	Save(ctx context.Context, st *release.AppState, ledger ...release.Release) error
 	// History lists the app's releases, newest first.
 	History(ctx context.Context, app string) ([]release.Release, error)
