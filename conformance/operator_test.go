@@ -108,7 +108,7 @@ func TestOperatorCLIOnMoto(t *testing.T) {
 	if m := mutations(w.rec.since(mark)); len(m) != 0 {
 		t.Errorf("promote --dry-run made mutating calls: %s", summary(m))
 	}
-	if st := w.state(); st.Active == nil || st.Active.State != release.Staged {
+	if st := w.state(); st.Active == nil || st.Active.State != release.PreviewReady {
 		t.Errorf("promote --dry-run changed the record: %+v", st.Active)
 	}
 

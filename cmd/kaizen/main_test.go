@@ -207,7 +207,7 @@ func TestOperatorCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "would apply: set green capacity") {
 		t.Fatalf("promote --dry-run: exit %d %s\n%s", code, errs, out)
 	}
-	if st, _ := d.Store.Load(ctx, "shop"); st.Active.State != release.Staged {
+	if st, _ := d.Store.Load(ctx, "shop"); st.Active.State != release.PreviewReady {
 		t.Fatal("dry run changed the state")
 	}
 	if code, out, errs = kz(t, append([]string{"promote", "--by", "alice"}, ops...)...); code != 0 {

@@ -174,7 +174,11 @@ func printStatus(w io.Writer, s AppStatus) {
 		fmt.Fprintf(tw, "%s\t%s (template v%s)  capacity %s  healthy %d of %d%s\n", c, v.AMI, v.Version, v.Capacity, v.Healthy, v.Instances, extra)
 	}
 	if r := s.State.Active; r != nil {
-		fmt.Fprintf(tw, "release\t%s (%s) %s on %s since %s\n", r.AMI, r.AMIName, r.State, r.Color, r.History[len(r.History)-1].At.Format(time.RFC3339))
+		state := string(r.State.Phase()) + " on " + string(r.Color)
+		if r.State.Phase() != r.State {
+			state += " (" + string(r.State) + ")"
+		}
+		fmt.Fprintf(tw, "release\t%s (%s) %s since %s\n", r.AMI, r.AMIName, state, r.History[len(r.History)-1].At.Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(tw, "release\tnone in flight\n")
 	}
@@ -226,7 +230,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		for _, r := range all[app.Name] {
 			approved := ts(r.ApprovedAt)
 			for _, tr := range r.History {
-				if tr.To == release.Promoting {
+				if tr.To == release.Promoting && tr.From.BeforeApproval() {
 					// "approved by X (event ...)" → "by X"
 					approved += " " + strings.TrimPrefix(strings.SplitN(tr.Cause, " (", 2)[0], "approved ")
 				}

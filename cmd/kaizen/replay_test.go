@@ -126,7 +126,7 @@ func TestReplayTicksBetweenEvents(t *testing.T) {
 		!strings.Contains(strings.Join(last.Changes, ";"), "bound") || last.Late != "" {
 		t.Fatalf("approval: %+v", last)
 	}
-	if res.Final[0].Releases.Active == nil || res.Final[0].Releases.Active.State != release.Staged {
+	if res.Final[0].Releases.Active == nil || res.Final[0].Releases.Active.State != release.PreviewReady {
 		t.Fatalf("final: %+v", res.Final[0].Releases)
 	}
 

@@ -5,162 +5,25 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"reflect"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/kaizen-sre/kaizen/shared/config"
 )
 
-// Kind is the kind of an action a plan asks for.
-type Kind string
-
-const (
-	// PutAMI creates a launch template version with the AMI and pins the
-	// color's group to it (sizing the group in the same call).
-	PutAMI Kind = "put-ami"
-	// SetCapacity sets a color's min/desired/max.
-	SetCapacity Kind = "set-capacity"
-	// Shift sets the public default action's weights (one listener call).
-	Shift Kind = "shift"
-	// PointPreview points the office preview rule at a color.
-	PointPreview Kind = "preview"
-	// Suspend and Resume pause or restart a color's load-driven scaling.
-	Suspend Kind = "suspend"
-	Resume  Kind = "resume"
-	// Notify publishes to the app's topic.
-	Notify Kind = "notify"
-)
-
-// ScalingProcesses are the processes that react to load and schedules;
-// kaizen suspends them on the idle color so it stays where kaizen puts it.
-var ScalingProcesses = []string{"AlarmNotification", "ScheduledActions"}
-
-// Action is one change to AWS.
-type Action struct {
-	Kind      Kind          `json:"kind"`
-	Color     Color         `json:"color,omitempty"`
-	AMI       string        `json:"ami,omitempty"`
-	Capacity  *Capacity     `json:"capacity,omitempty"`
-	Weights   map[Color]int `json:"weights,omitempty"`
-	Processes []string      `json:"processes,omitempty"`
-	Subject   string        `json:"subject,omitempty"`
-	Message   string        `json:"message,omitempty"`
-	// Token makes a retried create idempotent (EC2 ClientToken).
-	Token string `json:"token,omitempty"`
-	Why   string `json:"why"`
-}
-
-func (a Action) String() string {
-	switch a.Kind {
-	case PutAMI:
-		s := fmt.Sprintf("put %s on %s", a.AMI, a.Color)
-		if a.Capacity != nil {
-			s += " at " + a.Capacity.String()
-		}
-		return s
-	case SetCapacity:
-		return fmt.Sprintf("set %s capacity %s", a.Color, a.Capacity)
-	case Shift:
-		return fmt.Sprintf("shift public to blue %d / green %d", a.Weights[config.Blue], a.Weights[config.Green])
-	case PointPreview:
-		return fmt.Sprintf("point preview at %s", a.Color)
-	case Suspend, Resume:
-		return fmt.Sprintf("%s %s scaling %s", a.Kind, a.Color, strings.Join(a.Processes, ","))
-	case Notify:
-		return "notify: " + a.Subject
-	}
-	return string(a.Kind)
-}
-
-// Plan is a planner's answer: the actions to apply in order, the state to
-// record once they are applied, and the decisions made on the way.
-type Plan struct {
-	Actions []Action `json:"actions"`
-	// States[i] is the state as planned when Actions[i] was added: what to
-	// record if Actions[i] fails, since later transitions (a cutover
-	// recorded after its listener call) did not happen.
-	States []AppState `json:"-"`
-	Next   AppState   `json:"next"`
-	// Ended are releases that reached a terminal state in this plan.
-	Ended []Release `json:"ended,omitempty"`
-	Notes []string  `json:"notes"`
-	// Refused is set when an approval was refused, with the reason.
-	Refused string `json:"refused,omitempty"`
-	// Transitions lists the release state changes this plan makes.
-	Transitions []string `json:"transitions,omitempty"`
-}
-
-// Mutations counts the actions that change AWS (notifications excluded).
-func (p Plan) Mutations() int {
-	n := 0
-	for _, a := range p.Actions {
-		if a.Kind != Notify {
-			n++
-		}
-	}
-	return n
-}
-
-// EventKind tells what woke the planner.
-type EventKind string
-
-const (
-	EvImage    EventKind = "image"
-	EvApproval EventKind = "approval"
-	EvTick     EventKind = "tick"
-	EvAlarm    EventKind = "alarm"
-	// EvOperator is a person's command from the CLI.
-	EvOperator EventKind = "operator"
-)
-
-// Operator is a person's command: promote, rollback or abort.
-type Operator struct {
-	Command string `json:"command"`
-	By      string `json:"by"`
-}
-
-// Approval is a decoded approval action state change.
-type Approval struct {
-	Execution string `json:"execution"`
-	// State is STARTED, SUCCEEDED (approved) or FAILED (rejected).
-	State string `json:"state"`
-	By    string `json:"by,omitempty"`
-}
-
-// Alarm is a decoded alarm state change of a configured alarm.
-type Alarm struct {
-	Name     string           `json:"name"`
-	Role     config.AlarmRole `json:"role"`
-	State    string           `json:"state"`
-	Previous string           `json:"previous"`
-	Reason   string           `json:"reason"`
-	// At is the transition's own time (detail.state.timestamp), never the
-	// delivery's: EventBridge delivers late and out of order.
-	At time.Time `json:"at"`
-	// Suppressed names why a composite alarm's actions are suppressed
-	// (actionsSuppressedBy: Alarm, WaitPeriod, ExtensionPeriod); Muted
-	// describes an alarm mute rule in force. Either means the team asked
-	// for no action.
-	Suppressed string `json:"suppressed,omitempty"`
-	Muted      string `json:"muted,omitempty"`
-}
-
-// Event is the input of a planner.
-type Event struct {
-	Kind EventKind `json:"kind"`
-	// ID is the EventBridge event id (or "tick@time"), used in causes.
-	ID       string    `json:"id"`
-	Image    *Image    `json:"image,omitempty"`
-	Approval *Approval `json:"approval,omitempty"`
-	Alarm    *Alarm    `json:"alarm,omitempty"`
-	Operator *Operator `json:"operator,omitempty"`
-}
-
 // Decide is the one planner: given the app, the recorded state, the observed
-// fleet, the time and an event, it returns the plan. It is pure.
-func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event) Plan {
+// fleet, the time and an event, it returns the plan. It is pure. A release
+// moves only along Table: a transition it does not allow is a planner bug,
+// and the plan comes back empty with the bug in Notes and Bug.
+func Decide(app *config.App, st AppState, obs Observed, now time.Time, ev Event) (plan Plan) {
+	defer func() {
+		if r := recover(); r != nil {
+			bug, ok := r.(*RefusedTransition)
+			if !ok {
+				panic(r)
+			}
+			plan = Plan{Next: st.Clone(), Notes: []string{"planner bug: " + bug.Error() + "; nothing applied"}, Bug: bug.Error()}
+		}
+	}()
 	p := &planner{app: app, st: st.Clone(), obs: obs.Clone(), now: now, ev: ev}
 	p.st.App = app.Name
 	live := p.live()
@@ -246,7 +109,7 @@ func (p *planner) progress(before AppState) {
 	stuck.Stuck = fmt.Sprintf("the same corrective change (%s) was planned %d times in the last %d ticks without the fleet converging", sig, count, len(p.st.Recent))
 	p.st = stuck
 	p.plan = Plan{Notes: append(p.plan.Notes, "stopped: "+stuck.Stuck)}
-	p.notify("not converging", "kaizen is not converging on %s: %s.\nkaizen has stopped acting on %s; the fleet stays as it is. Find what fights kaizen (another automation, a scaling policy, a hand change), then run: kaizen resume --app %s", p.app.Name, stuck.Stuck, p.app.Name, p.app.Name)
+	p.notify(Notice{Kind: NoticeNotConverging, Why: stuck.Stuck})
 	p.plan.Next = p.st
 }
 
@@ -259,23 +122,13 @@ func allEmpty(xs []string) bool {
 	return true
 }
 
-// signature names a plan's changes to AWS, notifications excluded.
-func (p Plan) signature() string {
-	var parts []string
-	for _, a := range p.Actions {
-		if a.Kind != Notify {
-			parts = append(parts, a.String())
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
 // tellOnce sends a notice once per key: a standing condition (a setting
 // kaizen works around) is reported, not repeated every minute.
-func (p *planner) tellOnce(key, subject, format string, args ...any) {
+func (p *planner) tellOnce(key string, n Notice) {
 	for _, k := range p.st.Told {
 		if k == key {
-			p.note(format, args...)
+			_, msg := n.Render(p.app)
+			p.note("%s", msg)
 			return
 		}
 	}
@@ -283,31 +136,16 @@ func (p *planner) tellOnce(key, subject, format string, args ...any) {
 	if n := len(p.st.Told); n > 20 {
 		p.st.Told = append([]string(nil), p.st.Told[n-20:]...)
 	}
-	p.notify(subject, format, args...)
+	p.notify(n)
 }
 
-// withLine prefixes a non-empty line with a newline.
-func withLine(s string) string {
-	if s == "" {
-		return ""
+// moved makes a transition of Table and notes it in the plan. A transition
+// Table does not allow is a planner bug: Decide drops the whole plan.
+func (p *planner) moved(r *Release, to State, by Trigger, cause string) {
+	if err := r.move(to, by, p.now, cause); err != nil {
+		panic(err)
 	}
-	return "\n" + s
-}
-
-// record notes a state change of a release in the plan.
-func (p *planner) moved(r *Release, to State, cause string) {
-	r.move(to, p.now, cause)
 	p.plan.Transitions = append(p.plan.Transitions, fmt.Sprintf("%s %s", r.AMI, to))
-}
-
-// Changed reports whether applying the plan changes anything.
-func (p Plan) Changed(before AppState) bool {
-	if len(p.Actions) > 0 {
-		return true
-	}
-	a, b := before.Clone(), p.Next.Clone()
-	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
-	return !reflect.DeepEqual(a, b)
 }
 
 type planner struct {
@@ -342,64 +180,20 @@ func (p *planner) add(a Action) {
 	p.plan.States = append(p.plan.States, p.st.Clone())
 }
 
-func (p *planner) notify(subject, format string, args ...any) {
-	p.add(Action{
-		Kind: Notify, Subject: fmt.Sprintf("[kaizen] %s: %s", p.app.Name, subject),
-		Message: fmt.Sprintf(format, args...), Why: subject,
-	})
+// notify tells people; the words are Render's.
+func (p *planner) notify(n Notice) {
+	head, msg := n.words(p.app)
+	p.add(Action{Kind: Notify, Notice: n.Kind, Subject: subjectOf(p.app, head), Message: msg, Why: head})
 }
 
 // end moves a release to a terminal state and clears it from the app.
-func (p *planner) end(r *Release, to State, cause string) {
-	p.moved(r, to, cause)
+func (p *planner) end(r *Release, to State, by Trigger, cause string) {
+	p.moved(r, to, by, cause)
 	p.plan.Ended = append(p.plan.Ended, *r)
 	if p.st.Active == r {
 		p.st.Active = nil
 	}
 	p.note("release %s (%s) %s: %s", r.ID, r.AMI, to, cause)
-}
-
-func (o *Observed) apply(a Action) {
-	switch a.Kind {
-	case PutAMI:
-		v := o.Color(a.Color)
-		v.AMI, v.Version, v.OnVersion, v.Healthy = a.AMI, "(new)", 0, 0
-		if a.Capacity != nil {
-			v.Capacity = *a.Capacity
-		}
-	case SetCapacity:
-		o.Color(a.Color).Capacity = *a.Capacity
-	case Shift:
-		o.Weights = map[Color]int{}
-		for k, w := range a.Weights {
-			o.Weights[k] = w
-		}
-	case PointPreview:
-		o.Preview = a.Color
-	case Suspend:
-		v := o.Color(a.Color)
-		set := map[string]bool{}
-		for _, s := range v.Suspended {
-			set[s] = true
-		}
-		for _, s := range a.Processes {
-			set[s] = true
-		}
-		v.Suspended = sortedKeys(set)
-	case Resume:
-		v := o.Color(a.Color)
-		drop := map[string]bool{}
-		for _, s := range a.Processes {
-			drop[s] = true
-		}
-		var keep []string
-		for _, s := range v.Suspended {
-			if !drop[s] {
-				keep = append(keep, s)
-			}
-		}
-		v.Suspended = keep
-	}
 }
 
 // ---- events ----
@@ -419,9 +213,7 @@ func (p *planner) onImage(img Image) {
 		return
 	}
 	if why := p.imageRefused(img); why != "" {
-		p.tellOnce("image-refused:"+img.ID, "AMI "+img.ID+" refused",
-			"AMI %s (%s) carries the tag %s=%s, but %s. kaizen will not stage it. If it is yours, share it from an account listed in imageOwners.",
-			img.ID, img.Name, p.app.ImageTag.Key, p.app.ImageTag.Value, why)
+		p.tellOnce("image-refused:"+img.ID, Notice{Kind: NoticeImageRefused, Image: img, Why: why})
 		return
 	}
 	p.st.Newest, p.st.NewestCreated = img.ID, img.Created
@@ -434,9 +226,9 @@ func (p *planner) onImage(img Image) {
 	switch {
 	case rel == nil:
 		p.stage(img, p.cause("AMI "+img.ID+" available"))
-	case rel.State == Staged:
-		p.end(rel, Superseded, "superseded by "+img.ID)
-		p.notify("superseded", "AMI %s (%s) was staged on %s but not approved; newer AMI %s replaces it.", rel.AMI, rel.AMIName, rel.Color, img.ID)
+	case rel.State.BeforeApproval():
+		p.end(rel, Superseded, ByImage, "superseded by "+img.ID)
+		p.notify(Notice{Kind: NoticeSuperseded, Release: *rel, Image: img})
 		p.stage(img, p.cause("AMI "+img.ID+" available, superseding "+rel.AMI))
 	default:
 		if q := p.st.Queued; q != nil {
@@ -444,7 +236,7 @@ func (p *planner) onImage(img Image) {
 		}
 		p.st.Queued = &Candidate{Image: img, Since: p.now, Cause: p.cause("AMI " + img.ID + " available")}
 		p.note("AMI %s queued: release %s is %s", img.ID, rel.ID, rel.State)
-		p.notify("queued", "AMI %s (%s) is queued: it will be staged when release %s (%s) finishes %s.", img.ID, img.Name, rel.ID, rel.AMI, rel.State)
+		p.notify(Notice{Kind: NoticeQueued, Release: *rel, Image: img})
 	}
 }
 
@@ -485,22 +277,10 @@ func (p *planner) stage(img Image, cause string) {
 		AMI: img.ID, AMIName: img.Name, Color: color, StagedAt: p.now,
 		PipelineExecution: img.Tags[p.app.PipelineTag],
 	}
-	p.moved(rel, Staged, cause)
+	p.moved(rel, Staged, ByImage, cause)
 	p.st.Active = rel
 	p.note("staging %s on idle color %s", img.ID, color)
-	var tags []string
-	for k, v := range img.Tags {
-		tags = append(tags, k+"="+v)
-	}
-	sort.Strings(tags)
-	how := "from the office (" + strings.Join(p.app.Preview.OfficeCIDRs, ", ") + ")"
-	if h := p.app.Preview.Header; h != nil {
-		how += fmt.Sprintf(" with header %s: %s", h.Name, h.Value)
-	}
-	p.notify("staged "+img.ID,
-		"AMI %s (%s) is staged on the %s color.\nTags: %s\nPreview: open the app %s; it reaches %s once %d instance(s) are healthy.\nApprove in pipeline %s, stage %s, action %s.%s",
-		img.ID, img.Name, color, strings.Join(tags, ", "), how, color, p.app.PreviewSize,
-		p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action, withLine(p.obs.Staging.About(img.ID)))
+	p.notify(Notice{Kind: NoticeStaged, Release: *rel, Image: img, Staging: p.obs.Staging})
 }
 
 func (p *planner) onApproval(a Approval) {
@@ -508,7 +288,7 @@ func (p *planner) onApproval(a Approval) {
 	switch a.State {
 	case "STARTED":
 		switch {
-		case rel == nil || rel.State != Staged:
+		case rel == nil || !rel.State.BeforeApproval():
 			p.note("approval %s started, not bound: no release is staged", a.Execution)
 		case rel.PipelineExecution != "" && rel.PipelineExecution != a.Execution:
 			p.note("approval %s started, not bound: the staged AMI %s was built by pipeline execution %s", a.Execution, rel.AMI, rel.PipelineExecution)
@@ -521,7 +301,7 @@ func (p *planner) onApproval(a Approval) {
 			p.note("approval %s started while %s was staged: bound to it", a.Execution, rel.AMI)
 		}
 	case "SUCCEEDED":
-		if rel == nil || rel.State != Staged {
+		if rel == nil || !rel.State.BeforeApproval() {
 			if rel != nil && (rel.ApprovalExecution == a.Execution || rel.PipelineExecution == a.Execution) {
 				p.note("approval %s already taken: release %s is %s", a.Execution, rel.ID, rel.State)
 				return
@@ -533,12 +313,12 @@ func (p *planner) onApproval(a Approval) {
 			p.refuse(a, why)
 			return
 		}
-		if rel.PreviewReadyAt.IsZero() {
+		switch rel.State {
+		case Staged:
 			p.refuse(a, fmt.Sprintf("AMI %s was never healthy on the preview, so nobody could have tested it", rel.AMI))
 			return
-		}
-		if rel.Unhealthy != "" {
-			p.refuse(a, fmt.Sprintf("release %s (AMI %s) was marked unhealthy while staged: %s", rel.ID, rel.AMI, rel.Unhealthy))
+		case Unhealthy:
+			p.refuse(a, fmt.Sprintf("release %s (AMI %s) was marked unhealthy while staged: %s", rel.ID, rel.AMI, rel.Reason))
 			return
 		}
 		rel.ApprovalExecution = a.Execution
@@ -548,7 +328,7 @@ func (p *planner) onApproval(a Approval) {
 		}
 		p.approve(rel, p.cause(who))
 	case "FAILED":
-		if rel == nil || rel.State != Staged {
+		if rel == nil || !rel.State.BeforeApproval() {
 			p.note("rejection %s: no staged release", a.Execution)
 			return
 		}
@@ -556,8 +336,8 @@ func (p *planner) onApproval(a Approval) {
 			p.note("rejection %s ignored: %s", a.Execution, why)
 			return
 		}
-		p.end(rel, Abandoned, p.cause("rejected at approval "+a.Execution))
-		p.notify("rejected "+rel.AMI, "AMI %s (%s) was rejected at approval; the %s color goes back to zero.", rel.AMI, rel.AMIName, rel.Color)
+		p.end(rel, Abandoned, ByRejection, p.cause("rejected at approval "+a.Execution))
+		p.notify(Notice{Kind: NoticeRejected, Release: *rel})
 	default:
 		p.note("approval state %q: nothing to do", a.State)
 	}
@@ -601,15 +381,15 @@ func (p *planner) refuseOperator(why string) {
 func (p *planner) refuse(a Approval, why string) {
 	p.plan.Refused = why
 	p.note("approval %s refused: %s", a.Execution, why)
-	p.notify("approval refused", "Approval %s was refused: %s.", a.Execution, why)
+	p.notify(Notice{Kind: NoticeApprovalRefused, Execution: a.Execution, Why: why})
 }
 
 func (p *planner) approve(rel *Release, cause string) {
 	rel.ApprovedAt = p.now
-	p.moved(rel, Promoting, cause)
+	p.moved(rel, Promoting, ByApproval, cause)
 	c := p.obs.Color(rel.Color.Other()).Capacity
 	rel.Capacity = &c
-	p.notify("approved "+rel.AMI, "AMI %s (%s) approved: %s grows to the live color's capacity %s; the public moves once enough targets are healthy.%s", rel.AMI, rel.AMIName, rel.Color, c, withLine(p.obs.Staging.About(rel.AMI)))
+	p.notify(Notice{Kind: NoticeApproved, Release: *rel, Staging: p.obs.Staging})
 }
 
 // ---- reconcile ----
@@ -620,7 +400,7 @@ func (p *planner) live() Color {
 	if l := p.obs.Live(); l != "" {
 		return l
 	}
-	if r := p.st.Active; r != nil && r.Weight > 0 && r.From != "" {
+	if r := p.st.Active; r != nil && r.Weight > 0 && r.From != "" && (r.State == Shifting || r.State == RollingBack) {
 		return r.From
 	}
 	return ""
@@ -649,9 +429,7 @@ func (p *planner) enforceFloor() {
 		}
 		v := p.obs.Color(c)
 		if v.Max < f {
-			p.tellOnce(fmt.Sprintf("floor-above-max:%s:%d>%d", c, f, v.Max), "floor above MaxSize",
-				"The floor %d is above the MaxSize %d of %s (%s), which serves the public. kaizen never raises an operator's MaxSize, so it keeps %s at %d; raise the group's MaxSize or lower the floor.",
-				f, v.Max, c, p.app.Color(c).ASG, c, v.Max)
+			p.tellOnce(fmt.Sprintf("floor-above-max:%s:%d>%d", c, f, v.Max), Notice{Kind: NoticeFloorAboveMax, Color: c, Want: f, Max: v.Max})
 			f = v.Max
 		}
 		if v.Min >= f && v.Desired >= f {
@@ -707,12 +485,17 @@ func (p *planner) advance() bool {
 		return false
 	}
 	switch rel.State {
-	case Staged:
+	case Staged, PreviewReady, Unhealthy:
 		return p.reconcileStaged(rel)
-	case Promoting:
+	case Promoting, WaitingForWindow:
 		return p.reconcilePromoting(rel)
+	case Shifting:
+		return p.reconcileShift(rel)
 	case Baking:
 		return p.reconcileBaking(rel)
+	case RollingBack:
+		p.rollback(rel)
+		return true
 	}
 	p.note("release %s in unexpected state %s: cleared", rel.ID, rel.State)
 	p.st.Active = nil
@@ -746,9 +529,7 @@ func (p *planner) token(rel *Release, c Color) string {
 // never raises an operator's MaxSize, it says so instead.
 func (p *planner) previewSize(c Color, v *ColorView) int {
 	if p.app.PreviewSize > v.Max {
-		p.tellOnce(fmt.Sprintf("preview-above-max:%s:%d>%d", c, p.app.PreviewSize, v.Max), "previewSize above MaxSize",
-			"previewSize %d is above the MaxSize %d of %s (%s). kaizen never raises an operator's MaxSize, so the preview runs %d instance(s); raise the group's MaxSize or lower previewSize.",
-			p.app.PreviewSize, v.Max, c, p.app.Color(c).ASG, v.Max)
+		p.tellOnce(fmt.Sprintf("preview-above-max:%s:%d>%d", c, p.app.PreviewSize, v.Max), Notice{Kind: NoticePreviewAboveMax, Color: c, Want: p.app.PreviewSize, Max: v.Max})
 		return v.Max
 	}
 	return p.app.PreviewSize
@@ -761,8 +542,8 @@ func (p *planner) previewCapacity(c Color, v *ColorView) Capacity {
 func (p *planner) reconcileStaged(rel *Release) bool {
 	c := rel.Color
 	if p.obs.Weights[c] > 0 {
-		p.end(rel, Failed, "the public was switched to "+string(c)+" outside kaizen while the release was staged")
-		p.notify("release taken over", "The public was switched to %s by hand while AMI %s was staged there; kaizen stopped tracking the release.", c, rel.AMI)
+		p.end(rel, Failed, ByListener, "the public was switched to "+string(c)+" outside kaizen while the release was staged")
+		p.notify(Notice{Kind: NoticeTakenOver, Release: *rel})
 		return true
 	}
 	v := p.obs.Color(c)
@@ -787,18 +568,25 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 		p.do(Action{Kind: PointPreview, Color: c, Why: "office previews the staged color"})
 	}
 	if rel.PreviewReadyAt.IsZero() && want.Desired > 0 && p.obs.Color(c).Healthy >= want.Desired {
+		// An unhealthy release keeps its state; the time is still data.
 		rel.PreviewReadyAt = p.now
+		if rel.State == Staged {
+			p.moved(rel, PreviewReady, ByHealth, fmt.Sprintf("%d of %d healthy on the preview", p.obs.Color(c).Healthy, want.Desired))
+		}
 		p.note("preview of %s ready on %s", rel.AMI, c)
-		p.notify("preview ready "+rel.AMI, "AMI %s (%s) is healthy on the %s color: preview it from the office, then approve or reject in pipeline %s.%s", rel.AMI, rel.AMIName, c, p.app.Approval.Pipeline, withLine(p.obs.Staging.About(rel.AMI)))
+		p.notify(Notice{Kind: NoticePreviewReady, Release: *rel, Staging: p.obs.Staging})
 	}
-	if p.app.AutoPromote && !rel.PreviewReadyAt.IsZero() && rel.Unhealthy == "" {
+	if p.app.AutoPromote && rel.State == PreviewReady {
 		p.approve(rel, "autoPromote: preview healthy")
 		return true
 	}
-	if rel.PreviewReadyAt.IsZero() {
+	switch rel.State {
+	case Staged:
 		p.note("waiting for the preview: %d of %d healthy on %s", p.obs.Color(c).Healthy, want.Desired, c)
-	} else {
+	case PreviewReady:
 		p.note("waiting for approval in pipeline %s (stage %s, action %s)", p.app.Approval.Pipeline, p.app.Approval.Stage, p.app.Approval.Action)
+	case Unhealthy:
+		p.note("unhealthy (%s): approvals are refused; a newer AMI, a rejection or an abort ends it", rel.Reason)
 	}
 	return false
 }
@@ -815,22 +603,14 @@ func (p *planner) inWindow() bool {
 	return w == nil || w.Open(p.now)
 }
 
-func (p *planner) windowText() string {
-	w := p.app.ChangeWindow
-	if w == nil {
-		return "(none)"
-	}
-	return fmt.Sprintf("%s %s-%s %s", strings.Join(w.Days, ","), w.From, w.To, w.TimeZone)
-}
-
+// reconcilePromoting gives the approved color the live color's capacity,
+// waits for the change window and for health, then moves the public: all
+// at once, or the first weighted step.
 func (p *planner) reconcilePromoting(rel *Release) bool {
 	c, from := rel.Color, rel.Color.Other()
-	if rel.Weight > 0 {
-		return p.reconcileShift(rel)
-	}
 	if p.obs.Weights[c] == 100 {
 		// The listener call went through but the record was not saved.
-		p.cutoverDone(rel, "public already on "+string(c))
+		p.cutoverDone(rel, ByListener, "public already on "+string(c))
 		return true
 	}
 	target := p.obs.Color(from).Capacity // follows the color being left, even if it scaled since approval
@@ -850,12 +630,18 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 		}
 		rel.WindowWaitAt = p.now
 		if limit := time.Duration(p.app.WindowWaitHours) * time.Hour; !p.now.Before(rel.WindowWaitSince.Add(limit)) {
-			p.end(rel, Failed, fmt.Sprintf("waited %d hours for the change window without it opening", p.app.WindowWaitHours))
-			p.notify("release failed "+rel.AMI, "AMI %s was approved but waited %d hours (windowWaitHours) for the change window %s; the release failed instead of holding full capacity on two colors. The public stays on %s; approve a new release inside the window.", rel.AMI, p.app.WindowWaitHours, p.windowText(), from)
+			p.end(rel, Failed, ByTimer, fmt.Sprintf("waited %d hours for the change window without it opening", p.app.WindowWaitHours))
+			p.notify(Notice{Kind: NoticeWindowWaitLimit, Release: *rel})
 			return true
 		}
-		p.note("outside the change window %s: cutover waits (%d of %d healthy)", p.windowText(), v.Healthy, need)
+		if rel.State == Promoting {
+			p.moved(rel, WaitingForWindow, ByWindow, "outside the change window "+p.app.ChangeWindow.String())
+		}
+		p.note("outside the change window %s: cutover waits (%d of %d healthy)", p.app.ChangeWindow, v.Healthy, need)
 		return false
+	}
+	if rel.State == WaitingForWindow {
+		p.moved(rel, Promoting, ByWindow, "the change window "+p.app.ChangeWindow.String()+" is open")
 	}
 	if healthy {
 		why := fmt.Sprintf("%d of %d targets healthy on %s", v.Healthy, target.Desired, c)
@@ -865,11 +651,12 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 			rel.Weight = steps[0]
 			rel.PublicAt = p.now
 			rel.StepUntil = p.now.Add(time.Duration(p.app.StepMinutes) * time.Minute)
-			p.notify(fmt.Sprintf("shifting %d%% to %s", steps[0], rel.AMI), "%d%% of the public now reaches AMI %s on %s; the next step follows at %s unless a guard alarm fires.", steps[0], rel.AMI, c, rel.StepUntil.UTC().Format(time.RFC3339))
+			p.moved(rel, Shifting, ByHealth, why+"; first weighted step")
+			p.notify(Notice{Kind: NoticeShiftStarted, Release: *rel})
 			return false
 		}
 		p.do(Action{Kind: Shift, Weights: map[Color]int{c: 100, from: 0}, Why: why})
-		p.cutoverDone(rel, "cut over: "+why)
+		p.cutoverDone(rel, ByHealth, "cut over: "+why)
 		return true
 	}
 	start := rel.ApprovedAt
@@ -877,8 +664,8 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 		start = rel.WindowWaitAt
 	}
 	if !p.now.Before(start.Add(time.Duration(p.app.CutoverTimeoutMinutes) * time.Minute)) {
-		p.end(rel, Failed, fmt.Sprintf("only %d of %d targets healthy on %s after %d minutes", v.Healthy, need, c, p.app.CutoverTimeoutMinutes))
-		p.notify("release failed "+rel.AMI, "AMI %s did not become healthy on %s in %d minutes (%d of %d healthy); the public stays on %s.", rel.AMI, c, p.app.CutoverTimeoutMinutes, v.Healthy, need, from)
+		p.end(rel, Failed, ByTimer, fmt.Sprintf("only %d of %d targets healthy on %s after %d minutes", v.Healthy, need, c, p.app.CutoverTimeoutMinutes))
+		p.notify(Notice{Kind: NoticeNotHealthy, Release: *rel, Healthy: v.Healthy, Need: need})
 		return true
 	}
 	p.note("waiting for health on %s: %d of %d", c, v.Healthy, need)
@@ -890,13 +677,9 @@ func (p *planner) reconcileShift(rel *Release) bool {
 	c, from := rel.Color, rel.From
 	got := p.obs.Weights[c]
 	if got == 0 {
-		p.end(rel, RolledBack, "the public is back on "+string(from)+" (switched outside kaizen during the shift)")
+		p.end(rel, RolledBack, ByListener, "the public is back on "+string(from)+" (switched outside kaizen during the shift)")
 		p.st.Hold = &Hold{Color: c, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
-		p.notify("rolled back "+rel.AMI, "The public was switched back to %s outside kaizen during the shift to %s.", from, rel.AMI)
-		return true
-	}
-	if rel.RollbackPending != "" {
-		p.rollback(rel, rel.RollbackPending)
+		p.notify(Notice{Kind: NoticeBackDuringShift, Release: *rel})
 		return true
 	}
 	target := p.obs.Color(from).Capacity
@@ -907,7 +690,7 @@ func (p *planner) reconcileShift(rel *Release) bool {
 		p.do(Action{Kind: Shift, Weights: map[Color]int{c: rel.Weight, from: 100 - rel.Weight}, Why: "restore the recorded weight"})
 	}
 	if p.now.Before(rel.StepUntil) {
-		p.note("shift at %d%% to %s until %s", rel.Weight, c, rel.StepUntil.UTC().Format(time.RFC3339))
+		p.note("shift at %d%% to %s until %s", rel.Weight, c, stamp(rel.StepUntil))
 		return false
 	}
 	next := 100
@@ -920,64 +703,70 @@ func (p *planner) reconcileShift(rel *Release) bool {
 	p.do(Action{Kind: Shift, Weights: map[Color]int{c: next, from: 100 - next}, Why: fmt.Sprintf("step held %d minutes without a guard alarm", p.app.StepMinutes)})
 	if next == 100 {
 		rel.Weight = 0
-		p.cutoverDone(rel, "weighted shift complete")
+		p.cutoverDone(rel, ByTimer, "weighted shift complete")
 		return true
 	}
 	rel.Weight = next
 	rel.StepUntil = p.now.Add(time.Duration(p.app.StepMinutes) * time.Minute)
-	p.notify(fmt.Sprintf("shifting %d%% to %s", next, rel.AMI), "%d%% of the public now reaches AMI %s on %s.", next, rel.AMI, c)
+	p.notify(Notice{Kind: NoticeShiftStepped, Release: *rel})
 	return false
 }
 
-func (p *planner) cutoverDone(rel *Release, cause string) {
+func (p *planner) cutoverDone(rel *Release, by Trigger, cause string) {
 	rel.From = rel.Color.Other()
 	rel.CutoverAt = p.now
 	if rel.PublicAt.IsZero() {
 		rel.PublicAt = p.now
 	}
 	rel.BakeUntil = p.now.Add(p.app.Bake())
-	p.moved(rel, Baking, cause)
-	p.notify("cut over to "+rel.AMI, "The public now reaches AMI %s on %s. %s stays warm until %s; a rollback is one listener call.", rel.AMI, rel.Color, rel.From, rel.BakeUntil.UTC().Format(time.RFC3339))
+	p.moved(rel, Baking, by, cause)
+	p.notify(Notice{Kind: NoticeCutOver, Release: *rel})
 }
 
 func (p *planner) reconcileBaking(rel *Release) bool {
 	c := rel.Color
-	if rel.RollbackPending != "" {
-		p.rollback(rel, rel.RollbackPending)
-		return true
-	}
 	if p.obs.Weights[c] != 100 {
-		p.end(rel, RolledBack, "the public is back on "+string(rel.From)+" (switched outside kaizen)")
+		p.end(rel, RolledBack, ByListener, "the public is back on "+string(rel.From)+" (switched outside kaizen)")
 		p.st.Hold = &Hold{Color: c, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
-		p.notify("rolled back "+rel.AMI, "The public was switched back to %s outside kaizen during the bake of %s.", rel.From, rel.AMI)
+		p.notify(Notice{Kind: NoticeBackDuringBake, Release: *rel})
 		return true
 	}
 	if p.obs.Preview != rel.From {
 		p.do(Action{Kind: PointPreview, Color: rel.From, Why: "preview moves to the previous color"})
 	}
 	if !p.now.Before(rel.BakeUntil) {
-		p.end(rel, Done, "bake finished; "+string(rel.From)+" retired")
-		p.notify("released "+rel.AMI, "AMI %s baked for %d minutes on %s without a guard alarm; %s is retired to zero.", rel.AMI, p.app.BakeMinutes, c, rel.From)
+		p.end(rel, Done, ByTimer, "bake finished; "+string(rel.From)+" retired")
+		p.notify(Notice{Kind: NoticeReleased, Release: *rel})
 		return true
 	}
-	p.note("baking %s on %s until %s", rel.AMI, c, rel.BakeUntil.UTC().Format(time.RFC3339))
+	p.note("baking %s on %s until %s", rel.AMI, c, stamp(rel.BakeUntil))
 	return false
 }
 
+// rollBack decides a rollback: recorded as RollingBack first, so a failed
+// listener call leaves it for the retry or the next tick.
+func (p *planner) rollBack(rel *Release, by Trigger, why string) {
+	rel.Reason = why
+	p.moved(rel, RollingBack, by, p.cause(why))
+	p.rollback(rel)
+}
+
 // rollback sends all of the public back to the previous color: one
-// listener call on the critical path, then the preview rule moves to the
-// bad color for investigation and the bad color is held.
-func (p *planner) rollback(rel *Release, why string) {
+// listener call on the critical path (none if it is already there), then
+// the preview rule moves to the bad color for investigation and the bad
+// color is held.
+func (p *planner) rollback(rel *Release) {
 	c, from := rel.Color, rel.Color.Other()
-	p.do(Action{Kind: Shift, Weights: map[Color]int{from: 100, c: 0}, Why: "rollback: " + why})
+	if p.obs.Weights[from] != 100 || p.obs.Weights[c] != 0 {
+		p.do(Action{Kind: Shift, Weights: map[Color]int{from: 100, c: 0}, Why: "rollback: " + rel.Reason})
+	}
 	hold := time.Duration(p.app.RetireHoldMinutes) * time.Minute
-	p.end(rel, RolledBack, why)
+	p.end(rel, RolledBack, ByListener, rel.Reason)
 	p.st.Hold = &Hold{Color: c, Until: p.now.Add(hold)}
 	if p.obs.Preview != c {
 		p.do(Action{Kind: PointPreview, Color: c, Why: "the office can investigate the bad color"})
 	}
-	p.notify("ROLLED BACK "+rel.AMI, "ROLLBACK: %s.\nThe public is back on %s (AMI %s). The bad color %s (AMI %s) stays up for investigation until %s and is reachable from the office; then it is retired.",
-		why, from, p.obs.Color(from).AMI, c, rel.AMI, p.now.Add(hold).UTC().Format(time.RFC3339))
+	p.notify(Notice{Kind: NoticeRolledBack, Release: *rel, LiveAMI: p.obs.Color(from).AMI, Until: p.now.Add(hold)})
 }
 
 func (p *planner) onAlarm(a Alarm) {
@@ -985,14 +774,8 @@ func (p *planner) onAlarm(a Alarm) {
 		return
 	}
 	if a.State == "ALARM" && (a.Suppressed != "" || a.Muted != "") {
-		how := "its actions are suppressed (" + a.Suppressed + ")"
-		if a.Muted != "" {
-			how = "it is muted (" + a.Muted + ")"
-		}
-		p.ignoreAlarm(fmt.Sprintf("alarm %s fired at %s while %s: no action, as the team asked", a.Name, stamp(a.At), how))
-		p.notify("alarm "+a.Name+" fired while suppressed or muted",
-			"Alarm %s (%s) went to ALARM at %s while %s, so kaizen took no action (no rollback, no capacity step).\nReason: %s\nA person should look: kaizen will not act on this transition later.",
-			a.Name, a.Role, stamp(a.At), how, a.Reason)
+		p.ignoreAlarm(fmt.Sprintf("alarm %s fired at %s while %s: no action, as the team asked", a.Name, stamp(a.At), silenced(a)))
+		p.notify(Notice{Kind: NoticeAlarmSilenced, Alarm: a})
 		return
 	}
 	switch a.Role {
@@ -1034,8 +817,6 @@ func (p *planner) ignoreAlarm(why string) {
 	}
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
 // skew is the clock difference allowed between CloudWatch's timestamps and
 // kaizen's own.
 func (p *planner) skew() time.Duration { return time.Duration(p.app.AlarmSkewSeconds) * time.Second }
@@ -1062,21 +843,21 @@ func (p *planner) onGuard(a Alarm) {
 		p.ignoreAlarm(fmt.Sprintf("guard alarm %s transitioned at %s, before AMI %s %s at %s: it is about the previous color, so nothing moves", a.Name, stamp(a.At), rel.AMI, what, stamp(since)))
 		return
 	}
-	switch {
-	case rel.State == Staged:
-		if rel.Unhealthy == "" {
-			rel.Unhealthy = why
-			p.notify("staged AMI unhealthy "+rel.AMI, "%s while AMI %s was staged on %s. An approval of it will be refused; a new AMI replaces it.", why, rel.AMI, rel.Color)
-		}
-	case rel.State == Baking || rel.Weight > 0:
-		// Recorded first, so a failed listener call leaves the rollback
-		// pending for the retry or the next tick.
-		rel.RollbackPending = why
-		p.rollback(rel, why)
-	case rel.State == Promoting:
-		p.end(rel, Failed, why+" before any public traffic moved")
+	switch rel.State {
+	case Staged, PreviewReady:
+		rel.Reason = why
+		p.moved(rel, Unhealthy, ByGuard, p.cause(why))
+		p.notify(Notice{Kind: NoticeStagedUnhealthy, Release: *rel})
+	case Unhealthy:
+		p.note("release %s is already unhealthy: %s", rel.ID, rel.Reason)
+	case Shifting, Baking:
+		p.rollBack(rel, ByGuard, why)
+	case RollingBack:
+		p.rollback(rel)
+	case Promoting, WaitingForWindow:
+		p.end(rel, Failed, ByGuard, why+" before any public traffic moved")
 		p.st.Hold = &Hold{Color: rel.Color, Until: p.now.Add(time.Duration(p.app.RetireHoldMinutes) * time.Minute)}
-		p.notify("release stopped "+rel.AMI, "%s while %s was being prepared for cutover; the public never left %s.", why, rel.AMI, rel.Color.Other())
+		p.notify(Notice{Kind: NoticeStopped, Release: *rel, Why: why})
 	}
 }
 
@@ -1142,7 +923,7 @@ func (p *planner) onOperator(o Operator) {
 	who := "operator " + o.By
 	switch o.Command {
 	case "promote":
-		if rel == nil || rel.State != Staged {
+		if rel == nil || !rel.State.BeforeApproval() {
 			p.refuseOperator("there is no staged release to promote")
 			return
 		}
@@ -1155,12 +936,14 @@ func (p *planner) onOperator(o Operator) {
 		}
 		p.onApproval(Approval{Execution: exec, State: "SUCCEEDED", By: o.By})
 	case "rollback":
-		if rel == nil || (rel.State != Baking && rel.Weight == 0) {
+		switch {
+		case rel == nil || rel.State != Shifting && rel.State != Baking && rel.State != RollingBack:
 			p.refuseOperator("nothing to roll back: no release is shifting or baking")
-			return
+		case rel.State == RollingBack:
+			p.rollback(rel)
+		default:
+			p.rollBack(rel, ByOperator, "rollback by "+who)
 		}
-		rel.RollbackPending = "rollback by " + who
-		p.rollback(rel, rel.RollbackPending)
 	case "resume":
 		if p.st.Stuck == "" {
 			p.refuseOperator("kaizen has not stopped acting on " + p.app.Name + ": nothing to resume")
@@ -1172,12 +955,12 @@ func (p *planner) onOperator(o Operator) {
 		switch {
 		case rel == nil:
 			p.refuseOperator("no release in flight")
-		case rel.State == Staged:
-			p.end(rel, Abandoned, "aborted by "+who)
-			p.notify("aborted "+rel.AMI, "AMI %s was aborted by %s; the %s color goes back to zero.", rel.AMI, who, rel.Color)
-		case rel.State == Promoting && rel.Weight == 0:
-			p.end(rel, Failed, "aborted by "+who+" before cutover")
-			p.notify("aborted "+rel.AMI, "The promotion of AMI %s was aborted by %s before any public traffic moved.", rel.AMI, who)
+		case rel.State.BeforeApproval():
+			p.end(rel, Abandoned, ByOperator, "aborted by "+who)
+			p.notify(Notice{Kind: NoticeAborted, Release: *rel, Who: who})
+		case rel.State == Promoting || rel.State == WaitingForWindow:
+			p.end(rel, Failed, ByOperator, "aborted by "+who+" before cutover")
+			p.notify(Notice{Kind: NoticePromotionAbort, Release: *rel, Who: who})
 		default:
 			p.refuseOperator(fmt.Sprintf("release %s is %s with public traffic on it: use rollback", rel.AMI, rel.State))
 		}

@@ -147,7 +147,7 @@ func TestApprovalCorrelation(t *testing.T) {
 		if !strings.Contains(refused, ami1) || !strings.Contains(refused, ami2) {
 			t.Fatalf("refusal %q should name both AMIs", refused)
 		}
-		if st := w.state(); st.Active.State != release.Staged || st.Active.AMI != ami2 {
+		if st := w.state(); st.Active.State != release.PreviewReady || st.Active.AMI != ami2 {
 			t.Fatalf("refused approval changed the release: %+v", st.Active)
 		}
 		last := w.cloud.Published()[len(w.cloud.Published())-1]
@@ -162,7 +162,7 @@ func TestApprovalCorrelation(t *testing.T) {
 		if !strings.Contains(outs[0].Plan.Refused, "exec-X") {
 			t.Fatalf("refusal = %q", outs[0].Plan.Refused)
 		}
-		if w.state().Active.State != release.Staged {
+		if w.state().Active.State != release.PreviewReady {
 			t.Fatal("promoted the wrong AMI")
 		}
 		outs = w.must(route.Promote, w.approvalEvent("SUCCEEDED", "exec-X"))
@@ -284,7 +284,7 @@ func TestFaultInjection(t *testing.T) {
 			t.Run(c.name+"/"+op+"/transient", func(t *testing.T) {
 				w := newWorld(t, store.NewMemory())
 				c.prepare(w)
-				w.cloud.Fail(op, sim.Throttle(), 2)
+				w.cloud.Fail(sim.Op(op), sim.Throttle(), 2)
 				if err := c.step(w); err != nil {
 					t.Fatalf("two throttles should be retried within the invocation: %v", err)
 				}
@@ -298,7 +298,7 @@ func TestFaultInjection(t *testing.T) {
 			t.Run(c.name+"/"+op+"/persistent", func(t *testing.T) {
 				w := newWorld(t, store.NewMemory())
 				c.prepare(w)
-				w.cloud.Fail(op, sim.ServerError(), 1000)
+				w.cloud.Fail(sim.Op(op), sim.ServerError(), 1000)
 				err := c.step(w) // send checks the invariants
 				if op == "Publish" {
 					if err != nil {
@@ -313,7 +313,7 @@ func TestFaultInjection(t *testing.T) {
 				if len(st.Pending) == 0 || !strings.Contains(st.LastError, strings.ToLower(op[:6])) && !strings.Contains(st.LastError, "InternalError") {
 					t.Fatalf("record does not say what is pending: pending=%v error=%q", st.Pending, st.LastError)
 				}
-				w.cloud.Fail(op, nil, 0)
+				w.cloud.Fail(sim.Op(op), nil, 0)
 				w.cloud.Advance(time.Minute)
 				w.tick()
 				w.tick()

@@ -258,7 +258,7 @@ func TestRollbackFaults(t *testing.T) {
 			t.Fatal("want an error so Lambda retries")
 		}
 		st := w.state()
-		if st.Active == nil || st.Active.RollbackPending == "" || len(st.Pending) == 0 {
+		if st.Active == nil || st.Active.State != release.RollingBack || len(st.Pending) == 0 {
 			t.Fatalf("record does not show the rollback pending: %+v", st)
 		}
 		w.cloud.Fail("ModifyListener", nil, 0)

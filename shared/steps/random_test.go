@@ -81,8 +81,14 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 		if fn == route.Guard {
 			before, obsBefore = w.state(), w.observe()
 		}
-		if _, err := w.deps.Handle(ctx, fn, raw); err != nil {
+		outs, err := w.deps.Handle(ctx, fn, raw)
+		if err != nil {
 			return fmt.Errorf("%s: %v", label, err)
+		}
+		for _, o := range outs {
+			if o.Plan.Bug != "" {
+				return fmt.Errorf("%s: %s", label, o.Plan.Bug)
+			}
 		}
 		sent = append(sent, raw)
 		if errs := w.violations(); len(errs) > 0 {
@@ -221,7 +227,7 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 		reached[r.State]++
 	}
 	st := w.state()
-	if st.Active != nil && st.Active.State != release.Staged {
+	if st.Active != nil && !st.Active.State.BeforeApproval() {
 		return fail(fmt.Errorf("after three quiet hours the release is still %s", st.Active.State))
 	}
 	if len(amis) > 0 {

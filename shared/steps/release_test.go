@@ -95,7 +95,7 @@ func releaseDay(t *testing.T, s store.Store) {
 	for _, tr := range h[0].History {
 		states = append(states, tr.To)
 	}
-	if !reflect.DeepEqual(states, []release.State{release.Staged, release.Promoting, release.Baking, release.Done}) {
+	if !reflect.DeepEqual(states, []release.State{release.Staged, release.PreviewReady, release.Promoting, release.Baking, release.Done}) {
 		t.Fatalf("history = %v", states)
 	}
 	// Settled: a further tick does nothing at all.

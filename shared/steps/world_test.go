@@ -104,6 +104,11 @@ func (w *world) tickEvent() []byte {
 func (w *world) send(function string, raw []byte) ([]steps.Outcome, error) {
 	w.t.Helper()
 	outs, err := w.deps.Handle(context.Background(), function, raw)
+	for _, o := range outs {
+		if o.Plan.Bug != "" {
+			w.t.Fatalf("after %s: %s", function, o.Plan.Bug)
+		}
+	}
 	if !w.skipCheck {
 		w.check(fmt.Sprintf("after %s", function))
 	}
