@@ -163,7 +163,7 @@ func TestPollDigestNotifyFailsThenRetries(t *testing.T) {
 	r := newRig(srv.URL)
 	r.notifier.err = errors.New("sns: throttled")
 	rep, err := r.poll(t)
-	if err == nil || !strings.Contains(err.Error(), "notify digest: sns: throttled") || len(rep.DigestSent) != 0 {
+	if err == nil || !strings.Contains(err.Error(), "alas: digest: notify: sns: throttled") || len(rep.DigestSent) != 0 {
 		t.Fatalf("err = %v, sent %v", err, rep.DigestSent)
 	}
 	if last, _ := r.store.LastDigest(t.Context(), "web"); !last.IsZero() {

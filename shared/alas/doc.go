@@ -13,10 +13,11 @@
 //     request and no writes.
 //   - Check is the policy as a pure function, for dry runs in the CLI.
 //   - Poller is the use case behind the alaspoll Lambda. It talks to the
-//     world through three ports defined here (Store, Rebuilder, Notifier);
-//     the DynamoDB, CodeBuild/CodePipeline and SNS adapters live elsewhere,
-//     MemStore serves tests and the demo, and package alastest holds the
-//     contract every Store must pass.
+//     world through three ports: Store, defined here, and rebuild.Rebuilder
+//     and awsapi.Notifier, defined where builds start and notices are sent.
+//     The DynamoDB, CodeBuild/CodePipeline and SNS adapters live in those
+//     packages and in store, fake.ALASStore serves tests, and package
+//     alastest holds the contract every Store must pass.
 //
 // # Recording once, rebuilding until done
 //

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/fake"
 )
 
 // validatorMode is how a test server lets clients tell the feed changed.
@@ -202,11 +203,11 @@ func (s *failingStore) RecordAdvisory(ctx context.Context, app string, a alas.Ad
 	return s.Store.RecordAdvisory(ctx, app, a, action)
 }
 
-// rig is a poller wired to fakes and a MemStore, at a fixed time (see
+// rig is a poller wired to fakes and a fake.ALASStore, at a fixed time (see
 // now). The first-poll window is off, so that the first poll takes the
 // whole test feed as new; the window's own tests turn it on.
 type rig struct {
-	store    *alas.MemStore
+	store    *fake.ALASStore
 	rebuild  *fakeRebuilder
 	notifier *fakeNotifier
 	poller   *alas.Poller
@@ -215,7 +216,7 @@ type rig struct {
 }
 
 func newRig(feeds ...string) *rig {
-	r := &rig{store: &alas.MemStore{}, rebuild: &fakeRebuilder{}, notifier: &fakeNotifier{}, now: time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC)}
+	r := &rig{store: &fake.ALASStore{}, rebuild: &fakeRebuilder{}, notifier: &fakeNotifier{}, now: time.Date(2025, 1, 20, 9, 0, 0, 0, time.UTC)}
 	r.poller = &alas.Poller{
 		Store: r.store, Rebuilder: r.rebuild, Notifier: r.notifier,
 		Fetcher:         &alas.Fetcher{Timeout: 5 * time.Second},

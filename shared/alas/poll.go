@@ -9,12 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/rebuild"
 )
 
 // Store keeps what the poller must remember between runs. Implementations
 // must make RecordAdvisory a conditional write (first writer wins) and be
-// safe for concurrent use; package alastest checks both.
+// safe for concurrent use; package alastest checks both. Their errors say
+// what failed, for which app (as store.Dynamo's do): the poller adds only
+// the feed or the step it was in.
 type Store interface {
 	// FeedValidators returns the validators saved for the app's feed, or
 	// zero Validators if there are none.
@@ -46,28 +50,13 @@ type Store interface {
 	LastDigest(ctx context.Context, app string) (time.Time, error)
 }
 
-// Rebuilder starts golden-image builds (CodeBuild project or pipeline, per
-// config.App.Rebuild).
-type Rebuilder interface {
-	// Running reports whether a golden-image build for the app is in progress.
-	Running(ctx context.Context, app *config.App) (bool, error)
-	// Start starts a build that applies advisories (for example with
-	// `yum update -y --advisory=<ID>` per ID). releaseVersion is set for
-	// Amazon Linux 2023 only; see Poller.ReleaseVersion.
-	Start(ctx context.Context, app *config.App, advisories []string, releaseVersion string) (buildID string, err error)
-}
-
-// Notifier tells people (SNS in production).
-type Notifier interface {
-	Notify(ctx context.Context, app *config.App, subject, message string) error
-}
-
 // Poller checks an app's ALAS feeds and starts rebuilds. Store, Rebuilder
-// and Notifier are required; the rest have defaults.
+// (rebuild.Once over rebuild.Builder in production) and Notifier
+// (awsapi.SNSNotifier in production) are required; the rest have defaults.
 type Poller struct {
 	Store     Store
-	Rebuilder Rebuilder
-	Notifier  Notifier
+	Rebuilder rebuild.Rebuilder
+	Notifier  awsapi.Notifier
 	Fetcher   *Fetcher         // default: a zero Fetcher
 	Now       func() time.Time // default time.Now
 	Log       *slog.Logger     // default slog.Default()
@@ -172,11 +161,11 @@ func (p *Poller) Poll(ctx context.Context, app *config.App) (Report, error) {
 	log := p.logger().With("app", app.Name)
 	minSev, ok := NormalizeSeverity(app.ALAS.MinSeverity)
 	if !ok {
-		return rep, fmt.Errorf("alas: app %s: alas.minSeverity %q is not critical, important, medium or low", app.Name, app.ALAS.MinSeverity)
+		return rep, fmt.Errorf("alas: alas.minSeverity %q is not critical, important, medium or low", app.ALAS.MinSeverity)
 	}
 	feeds := app.Feeds()
 	if len(feeds) == 0 {
-		return rep, fmt.Errorf("alas: app %s: no ALAS feed (set alas.amazonLinux or alas.feeds)", app.Name)
+		return rep, errors.New("alas: no ALAS feed (set alas.amazonLinux or alas.feeds)")
 	}
 	run := &pollRun{p: p, app: app, log: log, rep: &rep, minSev: minSev}
 	if p.MaxAge > 0 {
@@ -208,7 +197,7 @@ func (p *Poller) Poll(ctx context.Context, app *config.App) (Report, error) {
 	} else {
 		for _, s := range saves {
 			if err := p.Store.PutFeedValidators(ctx, app.Name, s.url, s.v); err != nil {
-				errs = append(errs, fmt.Errorf("alas: feed %s: save validators: %w", s.url, err))
+				errs = append(errs, fmt.Errorf("alas: feed %s: %w", s.url, err))
 			}
 		}
 	}
@@ -251,10 +240,12 @@ type pollRun struct {
 // feed processes one feed. It returns the validators to save once the whole
 // poll has succeeded, and whether the feed changed at all.
 func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error) {
+	// Errors name the feed; the Store's and the Fetcher's own errors say
+	// what they did, so only the rest say what failed.
 	wrap := func(what string, err error) error { return fmt.Errorf("alas: feed %s: %s: %w", url, what, err) }
 	prev, err := r.p.Store.FeedValidators(ctx, r.app.Name, url)
 	if err != nil {
-		return Validators{}, false, wrap("read validators", err)
+		return Validators{}, false, fmt.Errorf("alas: feed %s: %w", url, err)
 	}
 	res, err := r.p.fetcher().Fetch(ctx, url, prev)
 	if err != nil {
@@ -311,7 +302,7 @@ func (r *pollRun) feed(ctx context.Context, url string) (Validators, bool, error
 		if err != nil {
 			// What was recorded so far stays recorded and is already in
 			// the report, so it is still notified and (if pending) rebuilt.
-			return Validators{}, false, wrap("record "+a.ID, err)
+			return Validators{}, false, fmt.Errorf("alas: feed %s: %w", url, err)
 		}
 		recorded = append(recorded, a.ID)
 		switch {
@@ -381,7 +372,7 @@ func (r *pollRun) rebuild(ctx context.Context) error {
 	name := r.app.Name
 	pending, err := r.p.Store.PendingAdvisories(ctx, name)
 	if err != nil {
-		return fmt.Errorf("alas: app %s: pending advisories: %w", name, err)
+		return fmt.Errorf("alas: rebuild: %w", err)
 	}
 	if len(pending) == 0 {
 		return nil
@@ -397,7 +388,7 @@ func (r *pollRun) rebuild(ctx context.Context) error {
 	running, err := r.p.Rebuilder.Running(ctx, r.app)
 	if err != nil {
 		wait("could not tell whether a build is running")
-		return fmt.Errorf("alas: app %s: is a build running: %w", name, err)
+		return fmt.Errorf("alas: rebuild: %w", err)
 	}
 	if running {
 		// The running build was started without these; they stay pending
@@ -413,19 +404,19 @@ func (r *pollRun) rebuild(ctx context.Context) error {
 			// Building without the release would bake an image without the
 			// fixes and mark the advisories done; better to retry.
 			wait("could not determine the Amazon Linux 2023 release version")
-			return fmt.Errorf("alas: app %s: release version: %w", name, err)
+			return fmt.Errorf("alas: rebuild: release version: %w", err)
 		}
 	}
 	id, err := r.p.Rebuilder.Start(ctx, r.app, ids, release)
 	if err != nil {
 		wait("the build failed to start; the next poll retries")
-		return fmt.Errorf("alas: app %s: start rebuild for %s: %w", name, strings.Join(ids, ", "), err)
+		return fmt.Errorf("alas: rebuild %s: %w", joinCapped(ids), err)
 	}
 	r.rep.Rebuild, r.rep.RebuildID = ids, id
 	if err := r.p.Store.MarkRebuilt(ctx, name, ids, id); err != nil {
 		// The build runs; the advisories stay pending, so a later poll
 		// starts one more build with them: wasteful, not wrong.
-		return fmt.Errorf("alas: app %s: build %s started but marking %d advisories rebuilt failed: %w", name, id, len(ids), err)
+		return fmt.Errorf("alas: rebuild: build %s started but marking its %d advisories rebuilt failed: %w", id, len(ids), err)
 	}
 	return nil
 }
@@ -448,14 +439,14 @@ func (r *pollRun) digest(ctx context.Context) error {
 	now := r.p.now()
 	last, err := r.p.Store.LastDigest(ctx, name)
 	if err != nil {
-		return fmt.Errorf("alas: app %s: last digest: %w", name, err)
+		return fmt.Errorf("alas: digest: %w", err)
 	}
 	if !last.IsZero() && now.Sub(last) < every {
 		return nil
 	}
 	as, err := r.p.Store.DigestAdvisories(ctx, name)
 	if err != nil {
-		return fmt.Errorf("alas: app %s: digest advisories: %w", name, err)
+		return fmt.Errorf("alas: digest: %w", err)
 	}
 	if len(as) == 0 {
 		// Nothing is written either: the next advisory below the minimum
@@ -470,7 +461,7 @@ func (r *pollRun) digest(ctx context.Context) error {
 	})
 	subject, msg := digestMessage(r.app, as, last)
 	if err := r.p.Notifier.Notify(ctx, r.app, subject, msg); err != nil {
-		return fmt.Errorf("alas: app %s: notify digest: %w", name, err)
+		return fmt.Errorf("alas: digest: notify: %w", err)
 	}
 	ids := make([]string, len(as))
 	for i, a := range as {
@@ -478,7 +469,7 @@ func (r *pollRun) digest(ctx context.Context) error {
 	}
 	r.rep.DigestSent = ids
 	if err := r.p.Store.MarkDigested(ctx, name, ids, now); err != nil {
-		return fmt.Errorf("alas: app %s: digest of %d advisories sent but marking them failed (the next poll sends them again): %w", name, len(ids), err)
+		return fmt.Errorf("alas: digest: sent %d advisories but marking them failed (the next poll sends them again): %w", len(ids), err)
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func TestPollStartFailsThenRetries(t *testing.T) {
 	r.rebuild.startErr = errors.New("AccessDeniedException: not authorized to perform codebuild:StartBuild")
 
 	rep, err := r.poll(t)
-	if err == nil || !strings.Contains(err.Error(), "start rebuild") || !strings.Contains(err.Error(), "AccessDenied") {
+	if err == nil || !strings.Contains(err.Error(), "alas: rebuild ALAS-2019-1234, ") || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("err = %v", err)
 	}
 	if v, _ := r.store.FeedValidators(context.Background(), "web", srv.URL); v != (alas.Validators{}) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/config"
@@ -63,17 +64,41 @@ func (h *Handler) Process(ctx context.Context, raw []byte) ([]alas.Report, error
 	for i := range h.Config.Apps {
 		app := &h.Config.Apps[i]
 		if h.Before != nil {
-			if err := h.Before(ctx, app); err != nil {
-				errs = append(errs, fmt.Errorf("alaspoll: app %s: %w", app.Name, err))
-			}
+			errs = append(errs, forApp(app, h.Before(ctx, app))...)
 		}
 		rep, err := h.Poller.Poll(ctx, app)
 		reps = append(reps, rep)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("alaspoll: app %s: %w", app.Name, err))
-		}
+		errs = append(errs, forApp(app, err)...)
 	}
 	return reps, errors.Join(errs...)
+}
+
+// forApp names the app on each of err's errors (a poll joins one per
+// failed feed or step), so every line of the joined error says which app
+// it is about. Only this layer names the app: the ones below do not.
+func forApp(app *config.App, err error) []error {
+	if err == nil {
+		return nil
+	}
+	each := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok && joined(err, j.Unwrap()) {
+		each = j.Unwrap()
+	}
+	out := make([]error, 0, len(each))
+	for _, e := range each {
+		out = append(out, fmt.Errorf("alaspoll: app %s: %w", app.Name, e))
+	}
+	return out
+}
+
+// joined reports whether err is errs joined (errors.Join) and nothing more,
+// unlike an error that wraps several with words of its own.
+func joined(err error, errs []error) bool {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return err.Error() == strings.Join(msgs, "\n")
 }
 
 func (h *Handler) logger() *slog.Logger {

@@ -18,6 +18,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/alaspoll"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/fake"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/sim"
 )
@@ -26,7 +27,7 @@ var t0 = time.Date(2026, 11, 24, 9, 5, 0, 0, time.UTC)
 
 type rig struct {
 	cloud    *sim.Cloud
-	store    *alas.MemStore
+	store    *fake.ALASStore
 	handler  *alaspoll.Handler
 	requests atomic.Int64
 }
@@ -36,7 +37,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{cloud: sim.New(t0), store: &alas.MemStore{}}
+	r := &rig{cloud: sim.New(t0), store: &fake.ALASStore{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
 		if req.URL.Path == "/broken.rss" {
@@ -56,7 +57,7 @@ func newRig(t *testing.T) *rig {
 	quiet := slog.New(slog.DiscardHandler)
 	r.handler = &alaspoll.Handler{Config: cfg, Log: quiet, Poller: &alas.Poller{
 		Store:     r.store,
-		Rebuilder: &rebuild.Once{Rebuilder: &rebuild.Builder{CodeBuild: r.cloud.CodeBuild()}, Claims: &rebuild.MemClaims{}, Log: quiet},
+		Rebuilder: &rebuild.Once{Rebuilder: &rebuild.Builder{CodeBuild: r.cloud.CodeBuild()}, Claims: &fake.Claims{}, Log: quiet},
 		Notifier:  &cloud.Fleet{SNS: r.cloud.SNS(), Attempts: 1},
 		Log:       quiet,
 		// A week after the newest advisory of the test feed, with the
@@ -99,6 +100,25 @@ func TestPollsEveryAppAndJoinsFailures(t *testing.T) {
 	}
 	if p := r.cloud.Published(); len(p) != 1 || p[0].Topic != "arn:aws:sns:eu-west-1:111122223333:kaizen-blog" {
 		t.Fatalf("published = %+v", p)
+	}
+}
+
+// Each layer adds only its own context, so the app is named once per
+// line: alaspoll names the app, alas the step, rebuild the operation and
+// project, the SDK the AWS error. A poll that fails twice says so on two
+// lines, each naming the app.
+func TestErrorsNameTheAppOnce(t *testing.T) {
+	r := newRig(t)
+	r.cloud.Fail(sim.OpStartBuild, sim.Throttle(), 100)
+	r.cloud.Fail(sim.OpPublish, sim.Throttle(), 100)
+	_, err := r.handler.Process(context.Background(), event(t, nil))
+	want := strings.Join([]string{
+		"alaspoll: app shop: alas: GET " + r.handler.Config.Apps[0].ALAS.Feeds[0] + ": status 502 Bad Gateway",
+		"alaspoll: app blog: alas: rebuild ALAS2-2025-3025: start build of project blog-golden-ami: api error Throttling: Rate exceeded",
+		"alaspoll: app blog: alas: notify: publish to arn:aws:sns:eu-west-1:111122223333:kaizen-blog: api error Throttling: Rate exceeded",
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Fatalf("err =\n%v\nwant\n%s", err, want)
 	}
 }
 

@@ -9,12 +9,10 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 )
 
 // EC2API is what kaizen calls on EC2.
@@ -44,38 +42,18 @@ type ELBv2API interface {
 	DescribeTargetHealth(ctx context.Context, params *elbv2.DescribeTargetHealthInput, optFns ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
 }
 
-// SNSAPI is what kaizen calls on SNS.
-type SNSAPI interface {
-	Publish(ctx context.Context, params *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
-}
-
-// CodeBuildAPI is what kaizen calls on CodeBuild to rebuild a golden image.
-type CodeBuildAPI interface {
-	StartBuild(ctx context.Context, params *codebuild.StartBuildInput, optFns ...func(*codebuild.Options)) (*codebuild.StartBuildOutput, error)
-	ListBuildsForProject(ctx context.Context, params *codebuild.ListBuildsForProjectInput, optFns ...func(*codebuild.Options)) (*codebuild.ListBuildsForProjectOutput, error)
-	BatchGetBuilds(ctx context.Context, params *codebuild.BatchGetBuildsInput, optFns ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error)
-}
-
-// CodePipelineAPI is what kaizen calls on CodePipeline to rebuild.
-type CodePipelineAPI interface {
-	StartPipelineExecution(ctx context.Context, params *codepipeline.StartPipelineExecutionInput, optFns ...func(*codepipeline.Options)) (*codepipeline.StartPipelineExecutionOutput, error)
-	ListPipelineExecutions(ctx context.Context, params *codepipeline.ListPipelineExecutionsInput, optFns ...func(*codepipeline.Options)) (*codepipeline.ListPipelineExecutionsOutput, error)
-}
-
-// DynamoDBAPI is what the state store calls on DynamoDB.
-type DynamoDBAPI interface {
-	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
-}
+// The views of the services every function may use live in package
+// awsapi, apart from the fleet's so that a function that runs no release
+// step does not link the fleet's SDK clients; these are the same types.
+type (
+	SNSAPI          = awsapi.SNSAPI
+	CodeBuildAPI    = awsapi.CodeBuildAPI
+	CodePipelineAPI = awsapi.CodePipelineAPI
+	DynamoDBAPI     = awsapi.DynamoDBAPI
+)
 
 var (
-	_ EC2API          = (*ec2.Client)(nil)
-	_ AutoScalingAPI  = (*autoscaling.Client)(nil)
-	_ ELBv2API        = (*elbv2.Client)(nil)
-	_ SNSAPI          = (*sns.Client)(nil)
-	_ CodeBuildAPI    = (*codebuild.Client)(nil)
-	_ CodePipelineAPI = (*codepipeline.Client)(nil)
-	_ DynamoDBAPI     = (*dynamodb.Client)(nil)
+	_ EC2API         = (*ec2.Client)(nil)
+	_ AutoScalingAPI = (*autoscaling.Client)(nil)
+	_ ELBv2API       = (*elbv2.Client)(nil)
 )

@@ -15,8 +15,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
 )
@@ -433,14 +433,18 @@ func forward(app *config.App, w map[config.Color]int) []elbtypes.Action {
 	return []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: tgs}}}
 }
 
-// Notify publishes to the app's topic. SNS subjects are at most 100 ASCII
-// characters, so the subject is trimmed.
+// Notifier tells an app's people: the port of everything that sends
+// notices (the ALAS poller, the secret-change function). Fleet implements
+// it over SNS, as does awsapi.SNSNotifier, which the functions that run no
+// release step use (see api.go).
+type Notifier = awsapi.Notifier
+
+var _ Notifier = (*Fleet)(nil)
+
+// Notify implements Notifier: it publishes to the app's topic (see
+// awsapi.Publish).
 func (f *Fleet) Notify(ctx context.Context, app *config.App, subject, message string) error {
-	if len(subject) > 100 {
-		subject = subject[:97] + "..."
-	}
 	return f.retry(ctx, "publish to "+app.TopicARN, func() error {
-		_, err := f.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(app.TopicARN), Subject: aws.String(subject), Message: aws.String(message)})
-		return err
+		return awsapi.Publish(ctx, f.SNS, app, subject, message)
 	})
 }

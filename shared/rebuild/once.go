@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/config"
 )
 
@@ -41,7 +39,7 @@ func (c Claim) Covers(advisories []string, releaseVersion string) bool {
 // Claims keeps one start claim per app. Implementations must make
 // ClaimStart a conditional write and be safe for concurrent use; package
 // rebuildtest holds the contract. store.Dynamo implements it in kaizen's
-// table.
+// table. Errors say what failed, for which app.
 type Claims interface {
 	// ClaimStart writes c as the app's claim unless the app has one that
 	// has not expired at now; it reports whether it wrote.
@@ -84,8 +82,8 @@ const (
 // otherwise. A start that fails drops its claim at once, so the next poll
 // may try again.
 type Once struct {
-	Rebuilder alas.Rebuilder // required
-	Claims    Claims         // required
+	Rebuilder Rebuilder // required
+	Claims    Claims    // required
 	// Window is how long a claim holds off other starts (default
 	// DefaultWindow). It only needs to cover the start itself: once a
 	// build runs, Running holds off the next poll.
@@ -100,14 +98,14 @@ type Once struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-var _ alas.Rebuilder = (*Once)(nil)
+var _ Rebuilder = (*Once)(nil)
 
-// Running implements alas.Rebuilder.
+// Running implements Rebuilder.
 func (o *Once) Running(ctx context.Context, app *config.App) (bool, error) {
 	return o.Rebuilder.Running(ctx, app)
 }
 
-// Start implements alas.Rebuilder.
+// Start implements Rebuilder.
 func (o *Once) Start(ctx context.Context, app *config.App, advisories []string, releaseVersion string) (string, error) {
 	if o.Rebuilder == nil || o.Claims == nil {
 		return "", errors.New("rebuild: Once needs a Rebuilder and Claims")
@@ -134,29 +132,29 @@ func (o *Once) Start(ctx context.Context, app *config.App, advisories []string, 
 		}
 		won, err := o.Claims.ClaimStart(ctx, app.Name, c, now)
 		if err != nil {
-			return "", fmt.Errorf("rebuild %s: claim the build start: %w", app.Name, err)
+			return "", err // Claims' errors say what failed
 		}
 		if won {
 			return o.start(ctx, app, c, log)
 		}
 		held, ok, err := o.Claims.StartClaim(ctx, app.Name)
 		if err != nil {
-			return "", fmt.Errorf("rebuild %s: read the build start claim: %w", app.Name, err)
+			return "", err
 		}
 		if ok && held.BuildID != "" && now.Before(held.Expires) {
 			if held.Covers(ids, releaseVersion) {
 				log.Info("another poll started the build for these advisories; reporting its build", "build", held.BuildID, "advisories", len(ids))
 				return held.BuildID, nil
 			}
-			return "", fmt.Errorf("rebuild %s: %w: build %s started moments ago without some of these advisories; they stay pending for the next poll", app.Name, ErrBusy, held.BuildID)
+			return "", fmt.Errorf("%w: build %s started moments ago without some of these advisories; they stay pending for the next poll", ErrBusy, held.BuildID)
 		}
 		// Claimed and not started yet, or dropped/expired since our
 		// attempt: look again shortly.
 		if !o.now().Before(deadline) {
-			return "", fmt.Errorf("rebuild %s: %w: no build id after %s; the advisories stay pending for the next poll", app.Name, ErrBusy, wait)
+			return "", fmt.Errorf("%w: no build id after %s; the advisories stay pending for the next poll", ErrBusy, wait)
 		}
 		if err := o.sleep(ctx, defaultPoll); err != nil {
-			return "", fmt.Errorf("rebuild %s: waiting for another poll's build: %w", app.Name, err)
+			return "", fmt.Errorf("waiting for another poll's build: %w", err)
 		}
 	}
 }
@@ -205,59 +203,4 @@ func (o *Once) sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// MemClaims is an in-memory Claims for tests and the local demo. The zero
-// value is ready and safe for concurrent use.
-type MemClaims struct {
-	mu     sync.Mutex
-	claims map[string]Claim
-}
-
-var _ Claims = (*MemClaims)(nil)
-
-// ClaimStart implements Claims.
-func (m *MemClaims) ClaimStart(_ context.Context, app string, c Claim, now time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.claims[app]; ok && now.Before(old.Expires) {
-		return false, nil
-	}
-	if m.claims == nil {
-		m.claims = map[string]Claim{}
-	}
-	c.Advisories = slices.Clone(c.Advisories)
-	m.claims[app] = c
-	return true, nil
-}
-
-// StartClaim implements Claims.
-func (m *MemClaims) StartClaim(_ context.Context, app string) (Claim, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.claims[app]
-	c.Advisories = slices.Clone(c.Advisories)
-	return c, ok, nil
-}
-
-// UpdateStartClaim implements Claims.
-func (m *MemClaims) UpdateStartClaim(_ context.Context, app string, c Claim) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.claims[app]; !ok || old.Token != c.Token {
-		return fmt.Errorf("update start claim of %s: %w", app, ErrClaimLost)
-	}
-	c.Advisories = slices.Clone(c.Advisories)
-	m.claims[app] = c
-	return nil
-}
-
-// DropStartClaim implements Claims.
-func (m *MemClaims) DropStartClaim(_ context.Context, app, token string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.claims[app]; ok && old.Token == token {
-		delete(m.claims, app)
-	}
-	return nil
 }

@@ -11,15 +11,11 @@ import (
 	"time"
 
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/fake"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
-	"github.com/kaizen-sre/kaizen/shared/rebuild/rebuildtest"
 )
 
-func TestMemClaimsContract(t *testing.T) {
-	rebuildtest.TestClaims(t, func(*testing.T) rebuild.Claims { return &rebuild.MemClaims{} })
-}
-
-// inner is a fake alas.Rebuilder that counts starts.
+// inner is a fake rebuild.Rebuilder that counts starts.
 type inner struct {
 	mu      sync.Mutex
 	running bool
@@ -95,7 +91,7 @@ func TestOnceWithinWindow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, clk := &inner{}, &clock{now: t0}
-			o := newOnce(f, &rebuild.MemClaims{}, clk)
+			o := newOnce(f, &fake.Claims{}, clk)
 			if id, err := o.Start(ctx, app, ids, ""); err != nil || id != "web-image:build-1" {
 				t.Fatalf("first start = %q, %v", id, err)
 			}
@@ -122,7 +118,7 @@ func TestOnceWithinWindow(t *testing.T) {
 func TestOnceFailedStartFreesTheSlot(t *testing.T) {
 	ctx := context.Background()
 	f, clk := &inner{fail: 1}, &clock{now: t0}
-	claims := &rebuild.MemClaims{}
+	claims := &fake.Claims{}
 	o := newOnce(f, claims, clk)
 	if _, err := o.Start(ctx, codeBuildApp(), []string{"ALAS2-2025-3025"}, ""); err == nil {
 		t.Fatal("failing start reported success")
@@ -143,7 +139,7 @@ func TestOnceWaitsForTheClaimingPoll(t *testing.T) {
 	app := codeBuildApp()
 	ids := []string{"ALAS2-2025-3025"}
 	f := &inner{gate: make(chan struct{})}
-	claims := &rebuild.MemClaims{}
+	claims := &fake.Claims{}
 	winner := &rebuild.Once{Rebuilder: f, Claims: claims, Log: slog.New(slog.DiscardHandler)}
 	type result struct {
 		id  string
@@ -180,7 +176,7 @@ func TestOnceWaitsForTheClaimingPoll(t *testing.T) {
 func TestOnceGivesUpWaiting(t *testing.T) {
 	ctx := context.Background()
 	f, clk := &inner{}, &clock{now: t0}
-	claims := &rebuild.MemClaims{}
+	claims := &fake.Claims{}
 	// Another poll claimed and never reported a build (it died mid-start).
 	if won, _ := claims.ClaimStart(ctx, "web", rebuild.Claim{Token: "other", Advisories: []string{"ALAS2-2025-3025"}, Expires: t0.Add(rebuild.DefaultWindow)}, t0); !won {
 		t.Fatal("setup claim lost")
@@ -202,7 +198,7 @@ func TestOnceGivesUpWaiting(t *testing.T) {
 
 func TestOnceRunningAndWiring(t *testing.T) {
 	ctx := context.Background()
-	o := &rebuild.Once{Rebuilder: &inner{running: true}, Claims: &rebuild.MemClaims{}}
+	o := &rebuild.Once{Rebuilder: &inner{running: true}, Claims: &fake.Claims{}}
 	if running, err := o.Running(ctx, codeBuildApp()); !running || err != nil {
 		t.Fatalf("Running = %v, %v; want the inner answer", running, err)
 	}

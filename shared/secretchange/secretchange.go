@@ -44,26 +44,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
 // ErrMalformed marks an event that is not a well-formed secret-change
 // event; retrying it cannot help.
 var ErrMalformed = errors.New("malformed secret-change event")
-
-// Rebuilder starts golden-image builds; rebuild.Builder implements it.
-type Rebuilder interface {
-	Running(ctx context.Context, app *config.App) (bool, error)
-	// StartForSecret starts a build; token (the event id) makes a
-	// repeated start within the service's window return the same build.
-	StartForSecret(ctx context.Context, app *config.App, reason, token string) (buildID string, err error)
-}
-
-// Notifier tells people; cloud.Fleet implements it over SNS.
-type Notifier interface {
-	Notify(ctx context.Context, app *config.App, subject, message string) error
-}
 
 // Events remembers processed event ids; store.Store implements it.
 type Events interface {
@@ -78,8 +67,8 @@ const DefaultEventTTL = 24 * time.Hour
 // Store are required.
 type Handler struct {
 	Config    *config.File
-	Rebuilder Rebuilder
-	Notifier  Notifier
+	Rebuilder rebuild.SecretRebuilder // rebuild.Builder in production
+	Notifier  awsapi.Notifier         // awsapi.SNSNotifier in production
 	Store     Events
 	// Pending, if set, remembers a change that arrived while a build ran.
 	Pending  PendingStore
@@ -345,8 +334,17 @@ func (h *Handler) logger() *slog.Logger {
 
 // StartPending starts the app's pending secret rebuild once no build runs,
 // and says so. It returns the build started ("" if none was due or a build
-// still runs).
+// still runs). Its errors do not name the app: the caller, running it per
+// app, does.
 func (h *Handler) StartPending(ctx context.Context, app *config.App) (string, error) {
+	id, err := h.startPending(ctx, app)
+	if err != nil {
+		return id, fmt.Errorf("secretchange: %w", err)
+	}
+	return id, nil
+}
+
+func (h *Handler) startPending(ctx context.Context, app *config.App) (string, error) {
 	if h.Pending == nil {
 		return "", nil
 	}

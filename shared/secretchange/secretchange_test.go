@@ -311,7 +311,7 @@ func TestFailures(t *testing.T) {
 
 	t.Run("running check fails: nothing recorded, the retry builds", func(t *testing.T) {
 		r := newRig(testConfig())
-		r.cloud.Fail("ListBuildsForProject", sim.ServerError(), 1)
+		r.cloud.Fail(sim.OpListBuildsForProject, sim.ServerError(), 1)
 		if err := r.handler.Handle(ctx, raw); err == nil || errors.Is(err, secretchange.ErrMalformed) {
 			t.Fatalf("err = %v, want an AWS error", err)
 		}
@@ -325,7 +325,7 @@ func TestFailures(t *testing.T) {
 
 	t.Run("start fails: no message, the retry builds", func(t *testing.T) {
 		r := newRig(testConfig())
-		r.cloud.Fail("StartBuild", sim.Throttle(), 1)
+		r.cloud.Fail(sim.OpStartBuild, sim.Throttle(), 1)
 		if err := r.handler.Handle(ctx, raw); err == nil {
 			t.Fatal("start failure not returned")
 		}
@@ -339,7 +339,7 @@ func TestFailures(t *testing.T) {
 
 	t.Run("notify fails: error returned, the retry starts nothing", func(t *testing.T) {
 		r := newRig(testConfig())
-		r.cloud.Fail("Publish", sim.ServerError(), 1)
+		r.cloud.Fail(sim.OpPublish, sim.ServerError(), 1)
 		if err := r.handler.Handle(ctx, raw); err == nil || !strings.Contains(err.Error(), "notify") {
 			t.Fatalf("err = %v, want the notify failure", err)
 		}
@@ -353,6 +353,31 @@ func TestFailures(t *testing.T) {
 			t.Fatal("empty handler succeeded")
 		}
 	})
+}
+
+// Each layer names only what it adds: the handler the app, the rebuild
+// the operation and project, the SDK the AWS error.
+func TestErrorsNameTheAppOnce(t *testing.T) {
+	ctx := context.Background()
+	raw := ev("e-once", "aws.secretsmanager", apiCall, account, region, trail("PutSecretValue", m{"secretId": shopARN}, nil, nil))
+	r := newRig(testConfig())
+	r.cloud.Fail(sim.OpStartBuild, sim.Throttle(), 1)
+	const want = "secretchange: app shop: start build of project shop-golden-ami: api error Throttling: Rate exceeded"
+	if err := r.handler.Handle(ctx, raw); err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+
+	// StartPending runs per app under alaspoll, which names the app.
+	r = newRig(testConfig())
+	r.handler.Pending = r.events
+	if err := r.events.SetPending(ctx, "shop", "secret shop/production changed by PutSecretValue", t0); err != nil {
+		t.Fatal(err)
+	}
+	r.cloud.Fail(sim.OpListBuildsForProject, sim.Throttle(), 1)
+	const wantPending = "secretchange: list builds of project shop-golden-ami: api error Throttling: Rate exceeded"
+	if _, err := r.handler.StartPending(ctx, &r.handler.Config.Apps[0]); err == nil || err.Error() != wantPending {
+		t.Fatalf("StartPending err = %v\nwant  %s", err, wantPending)
+	}
 }
 
 func TestMatches(t *testing.T) {

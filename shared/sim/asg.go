@@ -19,10 +19,14 @@ type instance struct {
 type group struct {
 	name              string
 	min, desired, max int
-	ltID, ltVersion   string
-	targetGroup       string
-	instances         []*instance
-	suspended         map[string]bool
+	ltID              string
+	// ltVersion is the launch template version exactly as set: a number,
+	// "$Latest" or "$Default". DescribeAutoScalingGroups reports it as it
+	// is, as AWS does; only a launch resolves it.
+	ltVersion   string
+	targetGroup string
+	instances   []*instance
+	suspended   map[string]bool
 }
 
 // AllProcesses are the scaling processes of an Auto Scaling group.
@@ -98,12 +102,11 @@ func (c *Cloud) healthy(in *instance) bool {
 }
 
 func (a *AutoScaling) DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+	return serve(a.c, ctx, OpDescribeAutoScalingGroups, in, a.describeGroups)
+}
+
+func (a *AutoScaling) describeGroups(in *autoscaling.DescribeAutoScalingGroupsInput) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 	c := a.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "autoscaling", "DescribeAutoScalingGroups", false, in); err != nil {
-		return nil, err
-	}
 	var out []astypes.AutoScalingGroup
 	for _, n := range in.AutoScalingGroupNames {
 		g := c.groups[n]
@@ -135,12 +138,11 @@ func (a *AutoScaling) DescribeAutoScalingGroups(ctx context.Context, in *autosca
 }
 
 func (a *AutoScaling) UpdateAutoScalingGroup(ctx context.Context, in *autoscaling.UpdateAutoScalingGroupInput, _ ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error) {
+	return serve(a.c, ctx, OpUpdateAutoScalingGroup, in, a.updateGroup)
+}
+
+func (a *AutoScaling) updateGroup(in *autoscaling.UpdateAutoScalingGroupInput) (*autoscaling.UpdateAutoScalingGroupOutput, error) {
 	c := a.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "autoscaling", "UpdateAutoScalingGroup", true, in); err != nil {
-		return nil, err
-	}
 	g := c.groups[aws.ToString(in.AutoScalingGroupName)]
 	if g == nil {
 		return nil, validation("AutoScalingGroup name not found - null")
@@ -171,6 +173,9 @@ func (a *AutoScaling) UpdateAutoScalingGroup(ctx context.Context, in *autoscalin
 	ltID, ver := g.ltID, g.ltVersion
 	if lt := in.LaunchTemplate; lt != nil {
 		ltID, ver = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
+		if ver == "" {
+			ver = "$Default" // AWS's default, and what it then reports
+		}
 		t := c.templates[ltID]
 		if t == nil {
 			return nil, validation("You must use a valid fully-formed launch template. The specified launch template, with template ID %s, does not exist.", ltID)
@@ -180,18 +185,13 @@ func (a *AutoScaling) UpdateAutoScalingGroup(ctx context.Context, in *autoscalin
 		}
 	}
 	g.min, g.desired, g.max, g.ltID, g.ltVersion = mn, des, mx, ltID, ver
-	c.done("UpdateAutoScalingGroup")
 	return &autoscaling.UpdateAutoScalingGroupOutput{}, nil
 }
 
-func (a *AutoScaling) processes(ctx context.Context, op string, in any, name *string, procs []string, set bool) error {
-	c := a.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "autoscaling", op, true, in); err != nil {
-		return err
-	}
-	g := c.groups[aws.ToString(name)]
+// processes suspends (set) or resumes the named processes of a group.
+// Callers hold mu.
+func (a *AutoScaling) processes(name *string, procs []string, set bool) error {
+	g := a.c.groups[aws.ToString(name)]
 	if g == nil {
 		return validation("AutoScalingGroup name not found - %s", aws.ToString(name))
 	}
@@ -210,22 +210,19 @@ func (a *AutoScaling) processes(ctx context.Context, op string, in any, name *st
 			delete(g.suspended, p)
 		}
 	}
-	c.done(op)
 	return nil
 }
 
 func (a *AutoScaling) SuspendProcesses(ctx context.Context, in *autoscaling.SuspendProcessesInput, _ ...func(*autoscaling.Options)) (*autoscaling.SuspendProcessesOutput, error) {
-	if err := a.processes(ctx, "SuspendProcesses", in, in.AutoScalingGroupName, in.ScalingProcesses, true); err != nil {
-		return nil, err
-	}
-	return &autoscaling.SuspendProcessesOutput{}, nil
+	return serve(a.c, ctx, OpSuspendProcesses, in, func(in *autoscaling.SuspendProcessesInput) (*autoscaling.SuspendProcessesOutput, error) {
+		return &autoscaling.SuspendProcessesOutput{}, a.processes(in.AutoScalingGroupName, in.ScalingProcesses, true)
+	})
 }
 
 func (a *AutoScaling) ResumeProcesses(ctx context.Context, in *autoscaling.ResumeProcessesInput, _ ...func(*autoscaling.Options)) (*autoscaling.ResumeProcessesOutput, error) {
-	if err := a.processes(ctx, "ResumeProcesses", in, in.AutoScalingGroupName, in.ScalingProcesses, false); err != nil {
-		return nil, err
-	}
-	return &autoscaling.ResumeProcessesOutput{}, nil
+	return serve(a.c, ctx, OpResumeProcesses, in, func(in *autoscaling.ResumeProcessesInput) (*autoscaling.ResumeProcessesOutput, error) {
+		return &autoscaling.ResumeProcessesOutput{}, a.processes(in.AutoScalingGroupName, in.ScalingProcesses, false)
+	})
 }
 
 func sortedSet(m map[string]bool) []string {

@@ -1,9 +1,11 @@
 // Package sim is an in-memory AWS with AWS's semantics and a virtual clock.
 // It implements the narrow client interfaces of shared/cloud, so the same
 // adapters that call the real SDK clients run against it in tests and in the
-// demo. Karpenter style: every call's input is recorded, errors can be
-// injected for N calls, mutating calls are counted per operation, and
-// Reset() clears the books.
+// demo. Karpenter style: every call's input is recorded (a deep copy),
+// errors can be injected for the next N calls of an operation (Fail, keyed
+// by Op), successful mutating calls are counted per operation, and Reset()
+// clears the books. Every operation goes through serve, which does all of
+// that in one place.
 package sim
 
 import (
@@ -19,14 +21,16 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 )
 
-// Call is one recorded API call.
+// Call is one recorded API call. Input is a deep copy of what the caller
+// passed: a caller that reuses or changes its input after the call does not
+// rewrite the log.
 type Call struct {
 	At       time.Time
 	Service  string
 	Op       string
 	Mutating bool
 	Input    any
-	Err      error
+	Err      error // the call's outcome: injected, the context's, or the simulation's
 }
 
 type fault struct {
@@ -60,8 +64,8 @@ type Cloud struct {
 	params    map[string]string
 
 	calls     []Call
-	mutations map[string]int
-	faults    map[string]*fault
+	mutations map[Op]int
+	faults    map[Op]*fault
 	seq       int
 }
 
@@ -88,7 +92,7 @@ func (c *Cloud) clear() {
 	c.never = map[string]bool{}
 	c.params = map[string]string{}
 	c.builds, c.execs, c.published = nil, nil, nil
-	c.calls, c.mutations, c.faults = nil, map[string]int{}, map[string]*fault{}
+	c.calls, c.mutations, c.faults = nil, map[Op]int{}, map[Op]*fault{}
 }
 
 // Now is the virtual time.
@@ -112,11 +116,19 @@ func (c *Cloud) Advance(d time.Duration) {
 	}
 }
 
-// Fail makes the next `times` calls of op (for example "ModifyListener")
-// return err.
-func (c *Cloud) Fail(op string, err error, times int) {
+// Fail makes the next `times` calls of op return err; times <= 0 clears
+// op's fault. An op the simulation does not implement panics: a misspelt
+// fault would otherwise never fire and the test would pass for nothing.
+func (c *Cloud) Fail(op Op, err error, times int) {
+	if _, ok := ops[op]; !ok {
+		panic(fmt.Sprintf("sim: Fail(%q): the simulation implements no such operation (see sim.Ops)", string(op)))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if times <= 0 {
+		delete(c.faults, op)
+		return
+	}
 	c.faults[op] = &fault{err: err, times: times}
 }
 
@@ -135,12 +147,14 @@ func (c *Cloud) Calls() []Call {
 }
 
 // Mutations returns the count of successful mutating calls per operation.
+// A call AWS answers from its idempotency token (CreateLaunchTemplateVersion
+// with a ClientToken it has seen) counts too: it is a call made.
 func (c *Cloud) Mutations() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[string]int{}
 	for k, v := range c.mutations {
-		out[k] = v
+		out[string(k)] = v
 	}
 	return out
 }
@@ -177,24 +191,47 @@ func (c *Cloud) MutationSummary() string {
 func (c *Cloud) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls, c.mutations, c.faults = nil, map[string]int{}, map[string]*fault{}
+	c.calls, c.mutations, c.faults = nil, map[Op]int{}, map[Op]*fault{}
 }
 
-// call records a call and returns an injected fault, if any. Callers hold mu.
-func (c *Cloud) call(ctx context.Context, service, op string, mutating bool, in any) error {
-	var err error
-	if ctx.Err() != nil {
-		err = ctx.Err()
-	} else if f := c.faults[op]; f != nil && f.times > 0 {
-		f.times--
-		err = f.err
+// serve runs one simulated operation: the prologue and epilogue every
+// operation shares. Under the lock it records a deep copy of in, answers
+// with the context's error or an injected fault if there is one, and
+// otherwise runs do on a copy of its own, so the simulation's state never
+// aliases the caller's input. A mutating op that succeeds is counted.
+func serve[In, Out any](c *Cloud, ctx context.Context, op Op, in *In, do func(in *In) (*Out, error)) (*Out, error) {
+	info, ok := ops[op]
+	if !ok {
+		panic(fmt.Sprintf("sim: operation %q is not in the ops table", string(op)))
 	}
-	c.calls = append(c.calls, Call{At: c.now, Service: service, Op: op, Mutating: mutating, Input: in, Err: err})
-	return err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, Call{At: c.now, Service: info.service, Op: string(op), Mutating: info.mutating, Input: clone(in)})
+	rec := len(c.calls) - 1
+	var err error
+	if err = ctx.Err(); err == nil {
+		if f := c.faults[op]; f != nil && f.times > 0 {
+			f.times--
+			err = f.err
+		}
+	}
+	if err != nil {
+		c.calls[rec].Err = err
+		return nil, err
+	}
+	if in == nil {
+		in = new(In) // the SDK sends an empty request for a nil input
+	}
+	out, err := do(clone(in))
+	if err != nil {
+		c.calls[rec].Err = err
+		return nil, err
+	}
+	if info.mutating {
+		c.mutations[op]++
+	}
+	return out, nil
 }
-
-// done counts a successful mutating call. Callers hold mu.
-func (c *Cloud) done(op string) { c.mutations[op]++ }
 
 func (c *Cloud) id(prefix string) string {
 	c.seq++

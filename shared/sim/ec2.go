@@ -162,12 +162,11 @@ func (t *template) resolve(v string) (*ltVersion, error) {
 }
 
 func (e *EC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	return serve(e.c, ctx, OpDescribeImages, in, e.describeImages)
+}
+
+func (e *EC2) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "ec2", "DescribeImages", false, in); err != nil {
-		return nil, err
-	}
 	var out []ec2types.Image
 	if len(in.ImageIds) > 0 {
 		for _, id := range in.ImageIds {
@@ -249,12 +248,11 @@ func (im *image) sdk() ec2types.Image {
 }
 
 func (e *EC2) DescribeLaunchTemplateVersions(ctx context.Context, in *ec2.DescribeLaunchTemplateVersionsInput, _ ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error) {
+	return serve(e.c, ctx, OpDescribeLaunchTemplateVersions, in, e.describeVersions)
+}
+
+func (e *EC2) describeVersions(in *ec2.DescribeLaunchTemplateVersionsInput) (*ec2.DescribeLaunchTemplateVersionsOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "ec2", "DescribeLaunchTemplateVersions", false, in); err != nil {
-		return nil, err
-	}
 	t := c.templates[aws.ToString(in.LaunchTemplateId)]
 	if t == nil {
 		return nil, notFound("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", aws.ToString(in.LaunchTemplateId))
@@ -282,12 +280,11 @@ func (e *EC2) DescribeLaunchTemplateVersions(ctx context.Context, in *ec2.Descri
 }
 
 func (e *EC2) CreateLaunchTemplateVersion(ctx context.Context, in *ec2.CreateLaunchTemplateVersionInput, _ ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateVersionOutput, error) {
+	return serve(e.c, ctx, OpCreateLaunchTemplateVersion, in, e.createVersion)
+}
+
+func (e *EC2) createVersion(in *ec2.CreateLaunchTemplateVersionInput) (*ec2.CreateLaunchTemplateVersionOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "ec2", "CreateLaunchTemplateVersion", true, in); err != nil {
-		return nil, err
-	}
 	t := c.templates[aws.ToString(in.LaunchTemplateId)]
 	if t == nil {
 		return nil, notFound("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", aws.ToString(in.LaunchTemplateId))
@@ -319,7 +316,6 @@ func (e *EC2) CreateLaunchTemplateVersion(ctx context.Context, in *ec2.CreateLau
 	if tok := aws.ToString(in.ClientToken); tok != "" {
 		t.tokens[tok] = n
 	}
-	c.done("CreateLaunchTemplateVersion")
 	return ver(n), nil
 }
 
@@ -333,28 +329,25 @@ func contains(xs []string, s string) bool {
 }
 
 func (e *EC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput, _ ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error) {
+	return serve(e.c, ctx, OpDeregisterImage, in, e.deregisterImage)
+}
+
+func (e *EC2) deregisterImage(in *ec2.DeregisterImageInput) (*ec2.DeregisterImageOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "ec2", "DeregisterImage", true, in); err != nil {
-		return nil, err
-	}
 	im := c.images[aws.ToString(in.ImageId)]
 	if im == nil || im.state == "deregistered" {
 		return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", aws.ToString(in.ImageId))
 	}
 	im.state = "deregistered"
-	c.done("DeregisterImage")
 	return &ec2.DeregisterImageOutput{Return: aws.Bool(true)}, nil
 }
 
 func (e *EC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, _ ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {
+	return serve(e.c, ctx, OpDeleteSnapshot, in, e.deleteSnapshot)
+}
+
+func (e *EC2) deleteSnapshot(in *ec2.DeleteSnapshotInput) (*ec2.DeleteSnapshotOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "ec2", "DeleteSnapshot", true, in); err != nil {
-		return nil, err
-	}
 	id := aws.ToString(in.SnapshotId)
 	for _, im := range c.images {
 		if im.snapshot != id {
@@ -367,7 +360,6 @@ func (e *EC2) DeleteSnapshot(ctx context.Context, in *ec2.DeleteSnapshotInput, _
 			break
 		}
 		im.snapshotDeleted = true
-		c.done("DeleteSnapshot")
 		return &ec2.DeleteSnapshotOutput{}, nil
 	}
 	return nil, notFound("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)

@@ -55,21 +55,6 @@ func (c *Cloud) AddRule(arn, listenerARN, tg string, cidrs []string, header, val
 		actions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}}
 }
 
-// copyActions deep-copies actions, so that neither a caller's input nor a
-// described result aliases the simulation's state.
-func copyActions(in []elbtypes.Action) []elbtypes.Action {
-	out := make([]elbtypes.Action, len(in))
-	for i, a := range in {
-		out[i] = a
-		if a.ForwardConfig != nil {
-			fc := *a.ForwardConfig
-			fc.TargetGroups = append([]elbtypes.TargetGroupTuple(nil), a.ForwardConfig.TargetGroups...)
-			out[i].ForwardConfig = &fc
-		}
-	}
-	return out
-}
-
 // checkActions validates forward actions as ELB does.
 func (c *Cloud) checkActions(actions []elbtypes.Action) error {
 	if len(actions) == 0 {
@@ -107,30 +92,28 @@ func (c *Cloud) checkActions(actions []elbtypes.Action) error {
 }
 
 func (e *ELBv2) DescribeListeners(ctx context.Context, in *elbv2.DescribeListenersInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeListenersOutput, error) {
+	return serve(e.c, ctx, OpDescribeListeners, in, e.describeListeners)
+}
+
+func (e *ELBv2) describeListeners(in *elbv2.DescribeListenersInput) (*elbv2.DescribeListenersOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "elbv2", "DescribeListeners", false, in); err != nil {
-		return nil, err
-	}
 	var out []elbtypes.Listener
 	for _, arn := range in.ListenerArns {
 		l := c.listeners[arn]
 		if l == nil {
 			return nil, notFound("ListenerNotFound", "One or more listeners not found")
 		}
-		out = append(out, elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: copyActions(l.actions)})
+		out = append(out, elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: *clone(&l.actions)})
 	}
 	return &elbv2.DescribeListenersOutput{Listeners: out}, nil
 }
 
 func (e *ELBv2) ModifyListener(ctx context.Context, in *elbv2.ModifyListenerInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyListenerOutput, error) {
+	return serve(e.c, ctx, OpModifyListener, in, e.modifyListener)
+}
+
+func (e *ELBv2) modifyListener(in *elbv2.ModifyListenerInput) (*elbv2.ModifyListenerOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "elbv2", "ModifyListener", true, in); err != nil {
-		return nil, err
-	}
 	l := c.listeners[aws.ToString(in.ListenerArn)]
 	if l == nil {
 		return nil, notFound("ListenerNotFound", "One or more listeners not found")
@@ -139,37 +122,34 @@ func (e *ELBv2) ModifyListener(ctx context.Context, in *elbv2.ModifyListenerInpu
 		if err := c.checkActions(in.DefaultActions); err != nil {
 			return nil, err
 		}
-		l.actions = copyActions(in.DefaultActions)
+		l.actions = in.DefaultActions
 	}
-	c.done("ModifyListener")
 	return &elbv2.ModifyListenerOutput{}, nil
 }
 
 func (e *ELBv2) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error) {
+	return serve(e.c, ctx, OpDescribeRules, in, e.describeRules)
+}
+
+func (e *ELBv2) describeRules(in *elbv2.DescribeRulesInput) (*elbv2.DescribeRulesOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "elbv2", "DescribeRules", false, in); err != nil {
-		return nil, err
-	}
 	var out []elbtypes.Rule
 	for _, arn := range in.RuleArns {
 		r := c.rules[arn]
 		if r == nil {
 			return nil, notFound("RuleNotFound", "One or more rules not found")
 		}
-		out = append(out, elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), Conditions: append([]elbtypes.RuleCondition(nil), r.conditions...), Actions: copyActions(r.actions)})
+		out = append(out, elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), Conditions: *clone(&r.conditions), Actions: *clone(&r.actions)})
 	}
 	return &elbv2.DescribeRulesOutput{Rules: out}, nil
 }
 
 func (e *ELBv2) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyRuleOutput, error) {
+	return serve(e.c, ctx, OpModifyRule, in, e.modifyRule)
+}
+
+func (e *ELBv2) modifyRule(in *elbv2.ModifyRuleInput) (*elbv2.ModifyRuleOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "elbv2", "ModifyRule", true, in); err != nil {
-		return nil, err
-	}
 	r := c.rules[aws.ToString(in.RuleArn)]
 	if r == nil {
 		return nil, notFound("RuleNotFound", "One or more rules not found")
@@ -178,22 +158,20 @@ func (e *ELBv2) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, _ ...
 		if err := c.checkActions(in.Actions); err != nil {
 			return nil, err
 		}
-		r.actions = copyActions(in.Actions)
+		r.actions = in.Actions
 	}
 	if in.Conditions != nil {
-		r.conditions = append([]elbtypes.RuleCondition(nil), in.Conditions...)
+		r.conditions = in.Conditions
 	}
-	c.done("ModifyRule")
 	return &elbv2.ModifyRuleOutput{}, nil
 }
 
 func (e *ELBv2) DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
+	return serve(e.c, ctx, OpDescribeTargetHealth, in, e.describeTargetHealth)
+}
+
+func (e *ELBv2) describeTargetHealth(in *elbv2.DescribeTargetHealthInput) (*elbv2.DescribeTargetHealthOutput, error) {
 	c := e.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "elbv2", "DescribeTargetHealth", false, in); err != nil {
-		return nil, err
-	}
 	arn := aws.ToString(in.TargetGroupArn)
 	if c.tgs[arn] == nil {
 		return nil, notFound("TargetGroupNotFound", "Target groups '%s' not found", arn)

@@ -38,12 +38,11 @@ func (c *Cloud) Published() []Published {
 }
 
 func (s *SNS) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	return serve(s.c, ctx, OpPublish, in, s.publish)
+}
+
+func (s *SNS) publish(in *sns.PublishInput) (*sns.PublishOutput, error) {
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "sns", "Publish", true, in); err != nil {
-		return nil, err
-	}
 	if aws.ToString(in.TopicArn) == "" {
 		return nil, APIError("InvalidParameter", "Invalid parameter: TopicArn", smithy.FaultClient)
 	}
@@ -51,7 +50,6 @@ func (s *SNS) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*sns.
 		return nil, APIError("InvalidParameter", "Invalid parameter: Subject", smithy.FaultClient)
 	}
 	c.published = append(c.published, Published{At: c.now, Topic: aws.ToString(in.TopicArn), Subject: aws.ToString(in.Subject), Message: aws.ToString(in.Message)})
-	c.done("Publish")
 	return &sns.PublishOutput{MessageId: aws.String(c.id("msg"))}, nil
 }
 
@@ -96,12 +94,11 @@ func (c *Cloud) FinishBuild(id, status string) {
 }
 
 func (b *CodeBuild) StartBuild(ctx context.Context, in *codebuild.StartBuildInput, _ ...func(*codebuild.Options)) (*codebuild.StartBuildOutput, error) {
+	return serve(b.c, ctx, OpStartBuild, in, b.startBuild)
+}
+
+func (b *CodeBuild) startBuild(in *codebuild.StartBuildInput) (*codebuild.StartBuildOutput, error) {
 	c := b.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "codebuild", "StartBuild", true, in); err != nil {
-		return nil, err
-	}
 	p := aws.ToString(in.ProjectName)
 	if p == "" {
 		return nil, APIError("InvalidInputException", "projectName is required", smithy.FaultClient)
@@ -112,17 +109,15 @@ func (b *CodeBuild) StartBuild(ctx context.Context, in *codebuild.StartBuildInpu
 	}
 	bd := &build{id: fmt.Sprintf("%s:%s", p, c.id("build")), project: p, status: "IN_PROGRESS", env: env, started: c.now}
 	c.builds = append(c.builds, bd)
-	c.done("StartBuild")
 	return &codebuild.StartBuildOutput{Build: &cbtypes.Build{Id: aws.String(bd.id), BuildStatus: cbtypes.StatusTypeInProgress, ProjectName: aws.String(p)}}, nil
 }
 
 func (b *CodeBuild) ListBuildsForProject(ctx context.Context, in *codebuild.ListBuildsForProjectInput, _ ...func(*codebuild.Options)) (*codebuild.ListBuildsForProjectOutput, error) {
+	return serve(b.c, ctx, OpListBuildsForProject, in, b.listBuilds)
+}
+
+func (b *CodeBuild) listBuilds(in *codebuild.ListBuildsForProjectInput) (*codebuild.ListBuildsForProjectOutput, error) {
 	c := b.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "codebuild", "ListBuildsForProject", false, in); err != nil {
-		return nil, err
-	}
 	var ids []string
 	for i := len(c.builds) - 1; i >= 0; i-- { // newest first, as the default sort
 		if c.builds[i].project == aws.ToString(in.ProjectName) {
@@ -133,12 +128,11 @@ func (b *CodeBuild) ListBuildsForProject(ctx context.Context, in *codebuild.List
 }
 
 func (b *CodeBuild) BatchGetBuilds(ctx context.Context, in *codebuild.BatchGetBuildsInput, _ ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error) {
+	return serve(b.c, ctx, OpBatchGetBuilds, in, b.batchGetBuilds)
+}
+
+func (b *CodeBuild) batchGetBuilds(in *codebuild.BatchGetBuildsInput) (*codebuild.BatchGetBuildsOutput, error) {
 	c := b.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "codebuild", "BatchGetBuilds", false, in); err != nil {
-		return nil, err
-	}
 	var out []cbtypes.Build
 	for _, id := range in.Ids {
 		for _, bd := range c.builds {
@@ -162,29 +156,26 @@ type CodePipeline struct{ c *Cloud }
 func (c *Cloud) CodePipeline() *CodePipeline { return &CodePipeline{c} }
 
 func (p *CodePipeline) StartPipelineExecution(ctx context.Context, in *codepipeline.StartPipelineExecutionInput, _ ...func(*codepipeline.Options)) (*codepipeline.StartPipelineExecutionOutput, error) {
+	return serve(p.c, ctx, OpStartPipelineExecution, in, p.startExecution)
+}
+
+func (p *CodePipeline) startExecution(in *codepipeline.StartPipelineExecutionInput) (*codepipeline.StartPipelineExecutionOutput, error) {
 	c := p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "codepipeline", "StartPipelineExecution", true, in); err != nil {
-		return nil, err
-	}
 	vars := map[string]string{}
 	for _, v := range in.Variables {
 		vars[aws.ToString(v.Name)] = aws.ToString(v.Value)
 	}
 	e := &execution{id: c.id("exec"), pipeline: aws.ToString(in.Name), status: "InProgress", vars: vars}
 	c.execs = append(c.execs, e)
-	c.done("StartPipelineExecution")
 	return &codepipeline.StartPipelineExecutionOutput{PipelineExecutionId: aws.String(e.id)}, nil
 }
 
 func (p *CodePipeline) ListPipelineExecutions(ctx context.Context, in *codepipeline.ListPipelineExecutionsInput, _ ...func(*codepipeline.Options)) (*codepipeline.ListPipelineExecutionsOutput, error) {
+	return serve(p.c, ctx, OpListPipelineExecutions, in, p.listExecutions)
+}
+
+func (p *CodePipeline) listExecutions(in *codepipeline.ListPipelineExecutionsInput) (*codepipeline.ListPipelineExecutionsOutput, error) {
 	c := p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "codepipeline", "ListPipelineExecutions", false, in); err != nil {
-		return nil, err
-	}
 	var out []cptypes.PipelineExecutionSummary
 	for i := len(c.execs) - 1; i >= 0; i-- {
 		e := c.execs[i]
@@ -209,12 +200,11 @@ func (c *Cloud) SetParameter(name, value string) {
 }
 
 func (s *SSM) GetParameter(ctx context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	return serve(s.c, ctx, OpGetParameter, in, s.getParameter)
+}
+
+func (s *SSM) getParameter(in *ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.call(ctx, "ssm", "GetParameter", false, in); err != nil {
-		return nil, err
-	}
 	name := aws.ToString(in.Name)
 	v, ok := c.params[name]
 	if !ok {

@@ -477,18 +477,18 @@ func TestErrorsKeepTheirCodes(t *testing.T) {
 
 	// Injected faults: a server fault is a 503 the fleet retries; throttling
 	// stays throttling.
-	e.cloud.Fail("ModifyRule", sim.ServerError(), 1)
+	e.cloud.Fail(sim.OpModifyRule, sim.ServerError(), 1)
 	_, err = e.elb.ModifyRule(ctx, &elbv2.ModifyRuleInput{RuleArn: aws.String(a.Preview.RuleARN)})
 	var re *awshttp.ResponseError
 	if code := errorCode(t, err); code != "InternalError" || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusServiceUnavailable || !cloud.IsRetryable(err) {
 		t.Errorf("injected server error: code %q (%v)", code, err)
 	}
-	e.cloud.Fail("DescribeImages", sim.Throttle(), 1)
+	e.cloud.Fail(sim.OpDescribeImages, sim.Throttle(), 1)
 	_, err = e.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{})
 	if !cloud.IsThrottled(err) {
 		t.Errorf("injected throttling: %v", err)
 	}
-	e.cloud.Fail("Publish", sim.Timeout(), 1)
+	e.cloud.Fail(sim.OpPublish, sim.Timeout(), 1)
 	_, err = e.sns.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(a.TopicARN), Message: aws.String("m")})
 	if code := errorCode(t, err); code != "RequestTimeout" || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusGatewayTimeout {
 		t.Errorf("injected timeout: code %q (%v)", code, err)

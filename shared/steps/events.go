@@ -153,6 +153,9 @@ func (d *Deps) promote(ctx context.Context, e route.Envelope) ([]Outcome, error)
 		return nil, nil
 	}
 	out, err := d.Run(ctx, app, release.Event{Kind: release.EvApproval, ID: e.ID, Approval: &release.Approval{Execution: det.ExecutionID, State: det.State}})
+	if err != nil {
+		err = fmt.Errorf("%s: %w", app.Name, err)
+	}
 	return []Outcome{out}, err
 }
 
@@ -224,6 +227,9 @@ func (d *Deps) guard(ctx context.Context, e route.Envelope) ([]Outcome, error) {
 			Name: det.AlarmName, Role: al.Role, State: det.State.Value, Previous: det.PreviousState.Value, Reason: det.State.Reason,
 			At: at, Suppressed: det.State.ActionsSuppressedBy, Muted: det.Muted(),
 		}})
+		if err != nil {
+			err = fmt.Errorf("%s: %w", app.Name, err)
+		}
 		return []Outcome{out}, err
 	}
 	log.Info("ignored: not a configured alarm")
