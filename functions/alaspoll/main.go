@@ -18,7 +18,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/alaspoll"
 	"github.com/kaizen-sre/kaizen/shared/alrelease"
-	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
@@ -35,7 +35,7 @@ func main() {
 		// repositories are pinned per release, so the build must upgrade
 		// with dnf --releasever (see package alrelease).
 		release := &alrelease.Latest{SSM: ssm.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg)}
-		notifier := &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1} // the SDK retries on its own
+		notifier := awsapi.SNSNotifier{SNS: sns.NewFromConfig(awsCfg)} // the SDK retries on its own
 		// Secret changes that arrived while a build ran are rebuilt here,
 		// once that build has ended.
 		secrets := &secretchange.Handler{Config: cfg, Rebuilder: builder, Notifier: notifier, Store: db, Pending: db}

@@ -4,8 +4,8 @@
 package main
 
 import (
-	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/stepmain"
 )
 
-func main() { lambdamain.Start(route.Guard) }
+func main() { stepmain.Start(route.Guard) }

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
@@ -27,7 +27,7 @@ func main() {
 		h := &secretchange.Handler{
 			Config:    cfg,
 			Rebuilder: &rebuild.Builder{CodeBuild: codebuild.NewFromConfig(awsCfg), CodePipeline: codepipeline.NewFromConfig(awsCfg)},
-			Notifier:  &cloud.Fleet{SNS: sns.NewFromConfig(awsCfg), Attempts: 1}, // the SDK retries on its own
+			Notifier:  awsapi.SNSNotifier{SNS: sns.NewFromConfig(awsCfg)}, // the SDK retries on its own
 			Store:     db,
 			Pending:   db, // a change during a running build is rebuilt by alaspoll after it
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/alrelease"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/fake"
 	"github.com/kaizen-sre/kaizen/shared/lab"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/release"
@@ -325,8 +326,8 @@ func newRebuilder(cfg *config.File) *rebuilder {
 	r := &rebuilder{cloud: cl, cfg: cfg, maker: route.Maker{Account: cfg.Account, Region: cfg.Region, Next: idSeq()}}
 	r.secrets = &secretchange.Handler{Config: cfg, Rebuilder: builder, Notifier: notifier, Store: mem, Pending: mem, Now: cl.Now, Log: quiet}
 	r.poll = &alaspoll.Handler{Config: cfg, Log: quiet, Poller: &alas.Poller{
-		Store:          &alas.MemStore{},
-		Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: &rebuild.MemClaims{}, Log: quiet},
+		Store:          &fake.ALASStore{},
+		Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: &fake.Claims{}, Log: quiet},
 		Notifier:       notifier,
 		ReleaseVersion: (&alrelease.Latest{SSM: cl.SSM(), EC2: cl.EC2()}).ReleaseVersion,
 		Log:            quiet,
@@ -586,5 +587,43 @@ func idSeq() func() string {
 	return func() string {
 		n++
 		return fmt.Sprintf("access-test-%04d", n)
+	}
+}
+
+// The state table's and the rebuilds' actions are spelled out in access
+// (reflection there would bloat every bootstrap); they must be exactly the
+// methods of the narrow interfaces the adapters call through.
+func TestStoreAndRebuildActionsAreTheirInterfaces(t *testing.T) {
+	methods := func(service string, iface any) []string {
+		var out []string
+		typ := reflect.TypeOf(iface).Elem()
+		for i := range typ.NumMethod() {
+			out = append(out, access.Action(service, typ.Method(i).Name))
+		}
+		return out
+	}
+	of := func(fn string, prefixes ...string) []string {
+		var out []string
+		for _, a := range access.Actions(fn) {
+			for _, p := range prefixes {
+				if strings.HasPrefix(a, p+":") {
+					out = append(out, a)
+				}
+			}
+		}
+		return out
+	}
+	sorted := func(s []string) []string { slices.Sort(s); return s }
+	store := sorted(methods("dynamodb", (*cloud.DynamoDBAPI)(nil)))
+	rebuild := sorted(slices.Concat(methods("codebuild", (*cloud.CodeBuildAPI)(nil)), methods("codepipeline", (*cloud.CodePipelineAPI)(nil))))
+	for _, fn := range access.Functions() {
+		if got := sorted(of(fn, "dynamodb")); !slices.Equal(got, store) {
+			t.Errorf("%s: DynamoDB actions %v, cloud.DynamoDBAPI has %v", fn, got, store)
+		}
+	}
+	for _, fn := range []string{route.ALASPoll, route.SecretChange} {
+		if got := sorted(of(fn, "codebuild", "codepipeline")); !slices.Equal(got, rebuild) {
+			t.Errorf("%s: rebuild actions %v, the CodeBuild and CodePipeline interfaces have %v", fn, got, rebuild)
+		}
 	}
 }

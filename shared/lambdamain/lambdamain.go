@@ -1,7 +1,12 @@
 // Package lambdamain is the start-up every function shares: read the
-// configuration once (failing at init with the field named), build the SDK
-// clients and adapters, and hand events to the step. Only here may the
-// process exit.
+// environment and the configuration once (failing at init with the field
+// named), load the SDK configuration, set the logger, and hand events to
+// the handler the function builds. Only here may the process exit.
+//
+// It imports no AWS service and no kaizen use case: what a function links
+// is what its main builds (the release steps' wiring is package stepmain),
+// so a function that only rebuilds images carries no release steps and no
+// Auto Scaling or ELBv2 client.
 package lambdamain
 
 import (
@@ -14,17 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
-	"github.com/kaizen-sre/kaizen/shared/steps"
-	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
 // DefaultConfigPath is where the CDK app bundles the configuration.
@@ -49,14 +45,16 @@ func ReadEnv() (Env, error) {
 }
 
 // Setup is what a function builds once at init from its environment, the
-// validated configuration and the SDK configuration.
+// validated configuration and the SDK configuration: its clients, adapters
+// and handler. It returns an error rather than exiting.
 type Setup func(ctx context.Context, env Env, cfg *config.File, aws aws.Config) (Handler, error)
 
 // Handler handles one event.
 type Handler func(ctx context.Context, raw json.RawMessage) error
 
 // Serve starts a function: it reads the environment and configuration,
-// builds the SDK configuration (honouring AWS_ENDPOINT_URL), runs setup
+// builds the SDK configuration from Lambda's environment (honouring
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>), runs setup
 // once, and hands every event to the handler. A broken configuration stops
 // the function at init with the field named.
 func Serve(name string, setup Setup) {
@@ -78,29 +76,9 @@ func build(ctx context.Context, setup Setup) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsConfig()
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	return setup(ctx, env, cfg, awsCfg)
-}
-
-// Start runs a release-step function: stage, promote, guard or tick.
-func Start(function string) {
-	Serve(function, func(_ context.Context, env Env, cfg *config.File, awsCfg aws.Config) (Handler, error) {
-		d := &steps.Deps{
-			Config: cfg,
-			Fleet: &cloud.Fleet{
-				EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg),
-				ELB: elbv2.NewFromConfig(awsCfg), SNS: sns.NewFromConfig(awsCfg),
-				Attempts: 1, // the SDK's standard retryer already retries
-			},
-			Store: &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table},
-			Log:   slog.Default(),
-		}
-		return func(ctx context.Context, raw json.RawMessage) error {
-			_, err := d.Handle(ctx, function, raw)
-			return err
-		}, nil
-	})
 }

@@ -1,0 +1,46 @@
+// Package stepmain is the wiring of the release-step functions (stage,
+// promote, guard and tick): the EC2, Auto Scaling, ELBv2 and SNS clients
+// behind cloud.Fleet, the state table, and steps.Deps, started through
+// lambdamain. It is apart from lambdamain so that the functions that do
+// not run release steps (secretchange, alaspoll) do not link the planner
+// or these clients.
+package stepmain
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/lambdamain"
+	"github.com/kaizen-sre/kaizen/shared/steps"
+	"github.com/kaizen-sre/kaizen/shared/store"
+)
+
+// Start runs a release-step function: stage, promote, guard or tick.
+func Start(function string) {
+	lambdamain.Serve(function, func(_ context.Context, env lambdamain.Env, cfg *config.File, awsCfg aws.Config) (lambdamain.Handler, error) {
+		d := &steps.Deps{
+			Config: cfg,
+			Fleet: &cloud.Fleet{
+				EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg),
+				ELB: elbv2.NewFromConfig(awsCfg), SNS: sns.NewFromConfig(awsCfg),
+				Attempts: 1, // the SDK's standard retryer already retries
+			},
+			Store: &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table},
+			Log:   slog.Default(),
+		}
+		return func(ctx context.Context, raw json.RawMessage) error {
+			_, err := d.Handle(ctx, function, raw)
+			return err
+		}, nil
+	})
+}
