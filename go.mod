@@ -22,6 +22,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
 	github.com/mmcdole/gofeed v1.4.2
+	go.yaml.in/yaml/v3 v3.0.5
 )
 
 require (

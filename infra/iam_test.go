@@ -116,6 +116,9 @@ func TestIAM(t *testing.T) {
 		for _, fn := range route.Functions {
 			var got []string
 			for _, st := range of(fn) {
+				if st.effect == "Deny" && slices.Equal(st.actions, []string{"codebuild:StartBuild"}) {
+					continue // denies StartBuild overrides: TestStartBuildDenies
+				}
 				if st.effect != "Allow" {
 					t.Errorf("%s: unexpected %s statement %v", fn, st.effect, st.actions)
 				}
@@ -160,7 +163,7 @@ func TestIAM(t *testing.T) {
 
 	t.Run("no mutating action has the resource *", func(t *testing.T) {
 		for _, st := range all {
-			if !slices.Contains(st.resources, "*") {
+			if !slices.Contains(st.resources, "*") || st.effect == "Deny" {
 				continue
 			}
 			for _, a := range st.actions {
@@ -208,6 +211,9 @@ func TestIAM(t *testing.T) {
 		}
 		tableID := logicalID(k.Table)
 		for _, st := range all {
+			if st.effect == "Deny" {
+				continue // narrows what is granted: TestStartBuildDenies
+			}
 			for _, a := range st.actions {
 				exp, ok := scoped[a]
 				if !ok {
@@ -232,6 +238,12 @@ func TestIAM(t *testing.T) {
 		for _, tpl := range s.templates {
 			for _, st := range statements(tpl) {
 				if !slices.Contains(st.actions, "iam:PassRole") {
+					continue
+				}
+				// The reference pipeline's build launches its instance with
+				// the builder role (pipeline_iam_test.go).
+				if p := s.stacks.Pipeline; p != nil && st.role == logicalID(p.Project.Role()) &&
+					slices.Equal(st.resources, []string{`{"Fn::GetAtt":["` + logicalID(p.BuilderRole) + `","Arn"]}`}) {
 					continue
 				}
 				n++

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/kaizen-sre/kaizen/infra/stacks"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
@@ -233,12 +234,17 @@ func TestPipelineStack(t *testing.T) {
 		for _, e := range env {
 			got[e["name"]] = e["value"]
 		}
-		if got["SECURITY_ADVISORIES"] != "#{variables.SECURITY_ADVISORIES}" || got["PIPELINE_EXECUTION_ID"] != "#{codepipeline.PipelineExecutionId}" {
+		if got["SECURITY_ADVISORIES"] != "#{variables.SECURITY_ADVISORIES}" || got["PIPELINE_EXECUTION_ID"] != "#{codepipeline.PipelineExecutionId}" ||
+			got["AL2023_RELEASE_VERSION"] != "#{variables.AL2023_RELEASE_VERSION}" {
 			t.Errorf("build action environment %v", got)
 		}
-		vars, _ := pipe["Variables"].([]any)
-		if len(vars) != 1 || vars[0].(map[string]any)["Name"] != "SECURITY_ADVISORIES" {
-			t.Errorf("pipeline variables %v", vars)
+		// Every variable kaizen may set on an execution is declared.
+		var names []string
+		for _, v := range pipe["Variables"].([]any) {
+			names = append(names, v.(map[string]any)["Name"].(string))
+		}
+		if want := rebuild.PipelineVariables(app); !slices.Equal(names, want) {
+			t.Errorf("pipeline variables %v, want %v", names, want)
 		}
 	})
 
@@ -251,14 +257,24 @@ func TestPipelineStack(t *testing.T) {
 			return string(b)
 		}
 		for file, wants := range map[string][]string{
-			"infra/ansible/playbook.yml":  {`argv: [yum, update, -y, "--advisory={{ item }}"]`, `loop: "{{ security_advisories }}"`},
-			"infra/packer/golden.pkr.hcl": {`(var.image_tag_key) = local.tag_value`, `(var.pipeline_tag_key) = var.pipeline_execution_id`, `provisioner "ansible"`, `default = "kaizen:app"`, `default = "kaizen:pipeline-execution"`},
-			stacks.BuildspecPath:          {"exported-variables:", "- AMI_ID", "packer build", "SECURITY_ADVISORIES"},
+			"infra/packer/golden.pkr.hcl": {`(var.image_tag_key) = local.tag_value`, `(var.pipeline_tag_key) = var.pipeline_execution_id`, `provisioner "ansible"`,
+				`default = "kaizen:app"`, `default = "kaizen:pipeline-execution"`, `image prepare`, `encrypt_boot = true`, `kms_key_id   = var.kms_key_id`,
+				`http_tokens                 = "required"`, `iam_instance_profile                      = var.instance_profile`},
+			stacks.BuildspecPath: {"exported-variables:", "- AMI_ID", "packer build", "SECURITY_ADVISORIES", "AL2023_RELEASE_VERSION", "go build", "./cmd/kaizen"},
 		} {
 			text := read(file)
 			for _, w := range wants {
 				if !strings.Contains(text, w) {
 					t.Errorf("%s does not contain %q", file, w)
+				}
+			}
+		}
+		// No release logic left in YAML, HCL or Jinja: kaizen image prepare does it.
+		for _, file := range []string{"infra/ansible/playbook.yml", "infra/packer/golden.pkr.hcl", stacks.BuildspecPath} {
+			text := read(file)
+			for _, w := range []string{"yum update", "dnf upgrade", "--advisory", "profile.d/{{", "secretsmanager get-secret-value", "{% for"} {
+				if strings.Contains(text, w) {
+					t.Errorf("%s still does %q", file, w)
 				}
 			}
 		}

@@ -22,11 +22,14 @@ Usage:
   kaizen sim serve [--addr HOST:PORT]       serve the simulated AWS over HTTP (for AWS_ENDPOINT_URL)
   kaizen status [--app A] [--json]          live color, weights, AMI, capacity and health per color, what the release waits for
   kaizen history [--app A] [--json]         the release ledger
+  kaizen states [--dot|--mermaid]           a release's states and allowed transitions (README's diagram)
   kaizen promote|rollback|abort|resume --app A [--dry-run]
                                             a person's command, through the same checks as the events
   kaizen images prune --app A --keep N [--dry-run]
                                             deregister old AMIs (and snapshots) nothing uses
   kaizen envfile render [flags]             render a Secrets Manager JSON secret as an env file
+  kaizen image prepare [flags]              on the image build instance: apply and verify advisories,
+                                            render the secret, write the manifest, print the AMI tags
   kaizen alas parse FILE                    one JSON line per advisory of an ALAS feed
   kaizen alas check --feed URL_OR_FILE      what a poll would do, without writing
   kaizen config check [--config FILE] [--json]
@@ -65,12 +68,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runStatus(ctx, rest, stdout, stderr)
 	case "history":
 		return runHistory(ctx, rest, stdout, stderr)
+	case "states":
+		return runStates(rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "sim":
 		return runSim(ctx, rest, stdout, stderr)
 	case "images":
 		return runImages(ctx, rest, stdout, stderr)
+	case "image":
+		return runImage(ctx, rest, stdout, stderr)
 	case "config":
 		return runConfig(rest, stdout, stderr)
 	case "promote", "rollback", "abort", "resume":

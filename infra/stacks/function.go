@@ -227,6 +227,9 @@ func policyStatement(st Statement) awsiam.PolicyStatement {
 		Actions:   jsii.Strings(st.Actions...),
 		Resources: jsii.Strings(st.Resources...),
 	}
+	if st.Deny {
+		props.Effect = awsiam.Effect_DENY
+	}
 	if len(st.Conditions) > 0 {
 		cond := map[string]interface{}{}
 		for op, kv := range st.Conditions {

@@ -156,6 +156,9 @@ func suppressWildcards(role constructs.IConstruct, spec FunctionSpec, statements
 	}
 	var sups []*cdknag.NagPackSuppression
 	for _, st := range statements {
+		if st.Deny {
+			continue // a Deny on "*" narrows; it grants nothing
+		}
 		var applies []interface{}
 		for _, r := range st.Resources {
 			if strings.Contains(r, "*") {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kaizen-sre/kaizen/shared/access"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/limits"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
@@ -62,7 +63,9 @@ type FunctionSpec struct {
 	Name        string
 	Description string
 	MemoryMB    int
-	Timeout     time.Duration
+	// Timeout is at most limits.FunctionTimeout, which a release step's
+	// lease outlasts.
+	Timeout time.Duration
 	// Retries and MaxEventAge bound Lambda's own retries of an asynchronous
 	// invocation; past them the event goes to the function's dead-letter
 	// queue.
@@ -187,7 +190,7 @@ func CatalogActions() []string {
 var Specs = []FunctionSpec{
 	{
 		Name: route.Stage, Description: "Puts a new golden AMI on the idle color and points the preview rule at it.",
-		MemoryMB: 256, Timeout: time.Minute,
+		MemoryMB: 256, Timeout: limits.FunctionTimeout,
 		// An AMI that arrives late is still worth staging; the reconciler
 		// observes before it acts, so a retry is harmless.
 		Retries: 2, MaxEventAge: 6 * time.Hour,
@@ -196,7 +199,7 @@ var Specs = []FunctionSpec{
 	},
 	{
 		Name: route.Promote, Description: "Promotes the staged color when the approval action succeeds; abandons it on reject.",
-		MemoryMB: 256, Timeout: time.Minute,
+		MemoryMB: 256, Timeout: limits.FunctionTimeout,
 		// People wait on an approval: retry quickly, and give up (to the
 		// dead-letter queue and its alarm) within the hour.
 		Retries: 2, MaxEventAge: time.Hour,
@@ -215,7 +218,7 @@ var Specs = []FunctionSpec{
 	},
 	{
 		Name: route.Tick, Description: "Advances what waits on time or on AWS: preview ready, cutover, weight steps, bake end, retire.",
-		MemoryMB: 256, Timeout: time.Minute,
+		MemoryMB: 256, Timeout: limits.FunctionTimeout,
 		// The next tick, a minute later, does the same work: never retry.
 		Retries: 0, MaxEventAge: time.Minute,
 		TargetRetries: 0, TargetMaxEventAge: time.Minute,
@@ -224,7 +227,7 @@ var Specs = []FunctionSpec{
 	},
 	{
 		Name: route.ALASPoll, Description: "Polls the ALAS feeds and starts a golden-image rebuild for new advisories.",
-		MemoryMB: 256, Timeout: time.Minute,
+		MemoryMB: 256, Timeout: limits.FunctionTimeout,
 		// The next poll repeats the work; one retry covers a passing
 		// network error without overlapping the next poll.
 		Retries: 1, MaxEventAge: 20 * time.Minute,
@@ -255,7 +258,9 @@ func Spec(name string) (FunctionSpec, bool) {
 
 // Statement is one IAM policy statement, before it becomes a CDK object.
 type Statement struct {
-	Sid        string
+	Sid string
+	// Deny makes it a Deny statement: see startBuildDenies.
+	Deny       bool
 	Actions    []string
 	Resources  []string
 	Conditions map[string]map[string][]string
@@ -295,6 +300,9 @@ func Statements(spec FunctionSpec, f *config.File, tableARN string) []Statement 
 			st.Conditions = map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}
 		}
 		out = append(out, st)
+		if slices.Contains(st.Actions, "codebuild:StartBuild") {
+			out = append(out, startBuildDenies()...)
+		}
 	}
 	return out
 }

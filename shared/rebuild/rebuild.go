@@ -1,15 +1,16 @@
 // Package rebuild starts golden-image builds: the CodeBuild project or the
 // CodePipeline pipeline that an app's config.Rebuild names.
 //
-// Builder is the adapter over the two services. It implements
-// alas.Rebuilder for the ALAS poller and StartForSecret for the
-// secret-change function. Every start carries an idempotency token
-// (CodeBuild idempotencyToken, CodePipeline clientRequestToken) derived
-// from what the build is for, so a retried or duplicated call within the
-// services' idempotency window returns the same build instead of a second
-// one.
+// The package owns the two ports builds are started through: Rebuilder,
+// which the ALAS poller starts advisory builds with, and SecretRebuilder,
+// which the secret-change function bakes a changed secret with. Builder is
+// the adapter over the two services and implements both. Every start
+// carries an idempotency token (CodeBuild idempotencyToken, CodePipeline
+// clientRequestToken) derived from what the build is for, so a retried or
+// duplicated call within the services' idempotency window returns the same
+// build instead of a second one.
 //
-// Once wraps any alas.Rebuilder so that overlapping polls of one app start
+// Once wraps any Rebuilder so that overlapping polls of one app start
 // at most one build: the first to claim the app's start slot (a conditional
 // write, see Claims) starts the build, the others wait for it and report its
 // id.
@@ -44,8 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	cptypes "github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
 
-	"github.com/kaizen-sre/kaizen/shared/alas"
-	"github.com/kaizen-sre/kaizen/shared/cloud"
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
 )
 
@@ -55,6 +55,20 @@ const (
 	EnvReleaseVersion = "AL2023_RELEASE_VERSION"
 	EnvReason         = "KAIZEN_REASON"
 )
+
+// BuildVariables are every environment variable StartRequest may override
+// on a CodeBuild build: the project must accept them, and nothing else.
+var BuildVariables = []string{EnvAdvisories, EnvReleaseVersion, EnvReason}
+
+// PipelineVariables are every pipeline variable StartRequest may set on an
+// execution of app's pipeline, which must declare each of them.
+func PipelineVariables(app *config.App) []string {
+	name := app.Rebuild.PipelineVariable
+	if name == "" {
+		name = EnvAdvisories
+	}
+	return []string{name, EnvReleaseVersion}
+}
 
 const (
 	// recentBuilds is how many of a project's newest builds Running looks
@@ -69,14 +83,38 @@ const (
 	maxReason = 512
 )
 
+// Rebuilder starts golden-image builds that apply security advisories, and
+// tells whether one runs: the port of the ALAS poller (alas.Poller).
+type Rebuilder interface {
+	// Running reports whether a golden-image build for the app is in progress.
+	Running(ctx context.Context, app *config.App) (bool, error)
+	// Start starts a build that applies advisories (for example with
+	// `yum update -y --advisory=<ID>` per ID). releaseVersion is set for
+	// Amazon Linux 2023 only; see alas.Poller.ReleaseVersion.
+	Start(ctx context.Context, app *config.App, advisories []string, releaseVersion string) (buildID string, err error)
+}
+
+// SecretRebuilder starts the golden-image build that bakes an app's changed
+// secret into a new image, and tells whether one runs: the port of the
+// secret-change function (secretchange.Handler).
+type SecretRebuilder interface {
+	Running(ctx context.Context, app *config.App) (bool, error)
+	// StartForSecret starts a build; token (the event id) makes a
+	// repeated start within the service's window return the same build.
+	StartForSecret(ctx context.Context, app *config.App, reason, token string) (buildID string, err error)
+}
+
 // Builder starts and observes golden-image builds. Only the client the
 // app's config.Rebuild needs must be set.
 type Builder struct {
-	CodeBuild    cloud.CodeBuildAPI
-	CodePipeline cloud.CodePipelineAPI
+	CodeBuild    awsapi.CodeBuildAPI
+	CodePipeline awsapi.CodePipelineAPI
 }
 
-var _ alas.Rebuilder = (*Builder)(nil)
+var (
+	_ Rebuilder       = (*Builder)(nil)
+	_ SecretRebuilder = (*Builder)(nil)
+)
 
 // Request is one build start.
 type Request struct {
@@ -100,14 +138,14 @@ func (b *Builder) Running(ctx context.Context, app *config.App) (bool, error) {
 	switch {
 	case app.Rebuild.CodeBuildProject != "":
 		if b.CodeBuild == nil {
-			return false, errNoClient(app, "CodeBuild")
+			return false, errNoClient("CodeBuild")
 		}
 		project := app.Rebuild.CodeBuildProject
 		// No sortOrder: the default is newest first, and setting it fails
 		// for projects with more than 100 builds.
 		list, err := b.CodeBuild.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String(project)})
 		if err != nil {
-			return false, fmt.Errorf("rebuild %s: list builds of project %s: %w", app.Name, project, err)
+			return false, fmt.Errorf("list builds of project %s: %w", project, err)
 		}
 		ids := list.Ids
 		if len(ids) == 0 {
@@ -118,7 +156,7 @@ func (b *Builder) Running(ctx context.Context, app *config.App) (bool, error) {
 		}
 		got, err := b.CodeBuild.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: ids})
 		if err != nil {
-			return false, fmt.Errorf("rebuild %s: get builds of project %s: %w", app.Name, project, err)
+			return false, fmt.Errorf("get builds of project %s: %w", project, err)
 		}
 		for _, bd := range got.Builds {
 			if bd.BuildStatus == cbtypes.StatusTypeInProgress {
@@ -128,14 +166,14 @@ func (b *Builder) Running(ctx context.Context, app *config.App) (bool, error) {
 		return false, nil
 	case app.Rebuild.Pipeline != "":
 		if b.CodePipeline == nil {
-			return false, errNoClient(app, "CodePipeline")
+			return false, errNoClient("CodePipeline")
 		}
 		p := app.Rebuild.Pipeline
 		out, err := b.CodePipeline.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{
 			PipelineName: aws.String(p), MaxResults: aws.Int32(recentExecutions),
 		})
 		if err != nil {
-			return false, fmt.Errorf("rebuild %s: list executions of pipeline %s: %w", app.Name, p, err)
+			return false, fmt.Errorf("list executions of pipeline %s: %w", p, err)
 		}
 		for _, e := range out.PipelineExecutionSummaries {
 			if e.Status == cptypes.PipelineExecutionStatusInProgress {
@@ -144,16 +182,16 @@ func (b *Builder) Running(ctx context.Context, app *config.App) (bool, error) {
 		}
 		return false, nil
 	}
-	return false, errNoTarget(app)
+	return false, errNoTarget
 }
 
-// Start implements alas.Rebuilder: a build that applies advisories.
+// Start implements Rebuilder: a build that applies advisories.
 func (b *Builder) Start(ctx context.Context, app *config.App, advisories []string, releaseVersion string) (string, error) {
 	ids := slices.Clone(advisories)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) == 0 {
-		return "", fmt.Errorf("rebuild %s: no advisories to build for", app.Name)
+		return "", errors.New("rebuild: no advisories to build")
 	}
 	noun := "advisories"
 	if len(ids) == 1 {
@@ -166,11 +204,12 @@ func (b *Builder) Start(ctx context.Context, app *config.App, advisories []strin
 	})
 }
 
-// StartForSecret starts a build that bakes the app's changed secret into a
-// new image. token (for example the event id) makes the start idempotent.
+// StartForSecret implements SecretRebuilder: a build that bakes the app's
+// changed secret into a new image. token (for example the event id) makes
+// the start idempotent.
 func (b *Builder) StartForSecret(ctx context.Context, app *config.App, reason, token string) (string, error) {
 	if token == "" {
-		return "", fmt.Errorf("rebuild %s: a secret rebuild needs an idempotency token", app.Name)
+		return "", errors.New("rebuild: a secret rebuild needs an idempotency token")
 	}
 	return b.StartRequest(ctx, app, Request{Reason: reason, Token: token})
 }
@@ -189,7 +228,7 @@ func (b *Builder) StartRequest(ctx context.Context, app *config.App, r Request) 
 	switch {
 	case app.Rebuild.CodeBuildProject != "":
 		if b.CodeBuild == nil {
-			return "", errNoClient(app, "CodeBuild")
+			return "", errNoClient("CodeBuild")
 		}
 		project := app.Rebuild.CodeBuildProject
 		var env []cbtypes.EnvironmentVariable
@@ -211,15 +250,15 @@ func (b *Builder) StartRequest(ctx context.Context, app *config.App, r Request) 
 			EnvironmentVariablesOverride: env,
 		})
 		if err != nil {
-			return "", fmt.Errorf("rebuild %s: start build of project %s: %w", app.Name, project, err)
+			return "", fmt.Errorf("start build of project %s: %w", project, err)
 		}
 		if out.Build == nil || aws.ToString(out.Build.Id) == "" {
-			return "", fmt.Errorf("rebuild %s: CodeBuild started a build of %s without returning its id", app.Name, project)
+			return "", fmt.Errorf("start build of project %s: CodeBuild returned no build id", project)
 		}
 		return aws.ToString(out.Build.Id), nil
 	case app.Rebuild.Pipeline != "":
 		if b.CodePipeline == nil {
-			return "", errNoClient(app, "CodePipeline")
+			return "", errNoClient("CodePipeline")
 		}
 		p := app.Rebuild.Pipeline
 		in := &codepipeline.StartPipelineExecutionInput{Name: aws.String(p), ClientRequestToken: aws.String(tok)}
@@ -228,8 +267,8 @@ func (b *Builder) StartRequest(ctx context.Context, app *config.App, r Request) 
 			if len(v) > maxPipelineVariable {
 				// Cutting the list would mark advisories rebuilt that the
 				// build never saw; failing keeps them pending and says why.
-				return "", fmt.Errorf("rebuild %s: %d advisory ids need %d characters, over CodePipeline's %d-character variable limit; set the poller's MaxAge or build with CodeBuild",
-					app.Name, len(ids), len(v), maxPipelineVariable)
+				return "", fmt.Errorf("start pipeline %s: %d advisory ids need %d characters, over CodePipeline's %d-character variable limit; set the poller's MaxAge or build with CodeBuild",
+					p, len(ids), len(v), maxPipelineVariable)
 			}
 			name := app.Rebuild.PipelineVariable
 			if name == "" {
@@ -242,14 +281,14 @@ func (b *Builder) StartRequest(ctx context.Context, app *config.App, r Request) 
 		}
 		out, err := b.CodePipeline.StartPipelineExecution(ctx, in)
 		if err != nil {
-			return "", fmt.Errorf("rebuild %s: start pipeline %s: %w", app.Name, p, err)
+			return "", fmt.Errorf("start pipeline %s: %w", p, err)
 		}
 		if aws.ToString(out.PipelineExecutionId) == "" {
-			return "", fmt.Errorf("rebuild %s: CodePipeline started %s without returning an execution id", app.Name, p)
+			return "", fmt.Errorf("start pipeline %s: CodePipeline returned no execution id", p)
 		}
 		return aws.ToString(out.PipelineExecutionId), nil
 	}
-	return "", errNoTarget(app)
+	return "", errNoTarget
 }
 
 // Token is the idempotency token of a start: 40 hex characters (CodeBuild
@@ -280,10 +319,11 @@ func Token(app, token string, advisories []string, releaseVersion string) string
 	return hex.EncodeToString(h.Sum(nil))[:40]
 }
 
-func errNoTarget(app *config.App) error {
-	return fmt.Errorf("rebuild %s: rebuild: set codeBuildProject or pipeline", app.Name)
-}
+// Builder's errors say what failed, on which project or pipeline, but not
+// for which app: the caller knows that, and says it once.
 
-func errNoClient(app *config.App, service string) error {
-	return errors.New("rebuild " + app.Name + ": no " + service + " client wired")
+var errNoTarget = errors.New("rebuild: no target: set codeBuildProject or pipeline")
+
+func errNoClient(service string) error {
+	return errors.New("rebuild: no " + service + " client wired")
 }

@@ -255,11 +255,11 @@ func TestStartErrors(t *testing.T) {
 	c := sim.New(t0)
 	b := &rebuild.Builder{CodeBuild: c.CodeBuild(), CodePipeline: c.CodePipeline()}
 
-	c.Fail("StartBuild", sim.Throttle(), 1)
+	c.Fail(sim.OpStartBuild, sim.Throttle(), 1)
 	if _, err := b.Start(ctx, codeBuildApp(), []string{"ALAS2-2025-3025"}, ""); err == nil || !strings.Contains(err.Error(), "start build of project web-image") || !strings.Contains(err.Error(), "Rate exceeded") {
 		t.Errorf("StartBuild fault: %v", err)
 	}
-	c.Fail("ListBuildsForProject", sim.ServerError(), 1)
+	c.Fail(sim.OpListBuildsForProject, sim.ServerError(), 1)
 	if _, err := b.Running(ctx, codeBuildApp()); err == nil || !strings.Contains(err.Error(), "list builds of project web-image") {
 		t.Errorf("ListBuildsForProject fault: %v", err)
 	}
