@@ -194,13 +194,13 @@ func newestBuildFirst(v map[string]any) {
 //     answers ValidationError, TargetGroupNotFound). Suspended processes
 //     (SuspendProcesses) do not stop moto from launching or terminating
 //     instances.
-//   - DeregisterImage of an AMI already deregistered: moto answers
-//     InvalidAMIID.Unavailable (as AWS documents for a deregistered AMI);
-//     kaizen's DeleteImage treats only *.NotFound as "already gone".
 //   - CodeBuild: moto ignores StartBuild's environmentVariablesOverride and
 //     idempotencyToken (a repeated start makes a second build), and
 //     BatchGetBuilds leaves unknown ids out without listing them in
 //     buildsNotFound.
 //   - CodePipeline: moto 5.2.1 implements neither StartPipelineExecution
 //     nor ListPipelineExecutions (HTTP 500), so a pipeline rebuild target
-//     cannot be checked against it.
+//     cannot be checked against it. shared/sim follows the API reference
+//     there unconfirmed: PipelineNotFoundException for a pipeline that does
+//     not exist, ValidationException for a variable the pipeline does not
+//     declare.

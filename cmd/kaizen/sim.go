@@ -71,6 +71,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	c := sim.New(start)
+	c.Account, c.Region = cfg.Account, cfg.Region
 	for i := range cfg.Apps {
 		app := &cfg.Apps[i]
 		ami := c.SeedApp(app)

@@ -54,6 +54,9 @@ func newRig(t *testing.T) *rig {
 		{Name: "blog", TopicARN: "arn:aws:sns:eu-west-1:111122223333:kaizen-blog", Rebuild: config.Rebuild{CodeBuildProject: "blog-golden-ami"},
 			ALAS: config.ALAS{Feeds: []string{srv.URL + "/al2.rss"}, MinSeverity: "critical"}},
 	}}
+	for i := range cfg.Apps {
+		r.cloud.SeedServices(&cfg.Apps[i]) // their topics and projects
+	}
 	quiet := slog.New(slog.DiscardHandler)
 	r.handler = &alaspoll.Handler{Config: cfg, Log: quiet, Poller: &alas.Poller{
 		Store:     r.store,

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
@@ -288,11 +290,14 @@ func (f *Fleet) Images(ctx context.Context, app *config.App) ([]release.Image, e
 }
 
 // DeleteImage deregisters an AMI, then deletes its snapshots (a snapshot
-// cannot go while a registered AMI uses it).
+// cannot go while a registered AMI uses it). An AMI already deregistered
+// (InvalidAMIID.Unavailable: a retry after a response that was lost) or
+// gone (*.NotFound) counts as deregistered, so a retried prune finishes.
 func (f *Fleet) DeleteImage(ctx context.Context, img release.Image) error {
 	if err := f.retry(ctx, "deregister image "+img.ID, func() error {
 		_, err := f.EC2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(img.ID)})
-		if IsNotFound(err) {
+		var ae smithy.APIError
+		if IsNotFound(err) || errors.As(err, &ae) && ae.ErrorCode() == "InvalidAMIID.Unavailable" {
 			return nil // already gone: deleting is idempotent
 		}
 		return err

@@ -34,6 +34,7 @@ type Lab struct {
 // start. Logs go to logw (io.Discard to silence them).
 func New(cfg *config.File, start time.Time, logw io.Writer) *Lab {
 	c := sim.New(start)
+	c.Account, c.Region = cfg.Account, cfg.Region
 	l := &Lab{Config: cfg, Cloud: c, Store: store.NewMemory(), Seeded: map[string]string{}}
 	for i := range cfg.Apps {
 		l.Seeded[cfg.Apps[i].Name] = c.SeedApp(&cfg.Apps[i])

@@ -29,6 +29,16 @@ func pipelineApp() *config.App {
 	return &config.App{Name: "web", Rebuild: config.Rebuild{Pipeline: "web-image", PipelineVariable: "ADVISORIES"}}
 }
 
+// seeded is a simulated account with the apps' projects and pipelines,
+// which CodeBuild and CodePipeline need to exist.
+func seeded(apps ...*config.App) *sim.Cloud {
+	c := sim.New(t0)
+	for _, app := range apps {
+		c.SeedServices(app)
+	}
+	return c
+}
+
 func env(kv ...string) []cbtypes.EnvironmentVariable {
 	var out []cbtypes.EnvironmentVariable
 	for i := 0; i < len(kv); i += 2 {
@@ -83,7 +93,7 @@ func TestCodeBuildStart(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := sim.New(t0)
+			c := seeded(codeBuildApp())
 			b := &rebuild.Builder{CodeBuild: c.CodeBuild()}
 			id, err := tc.start(b, codeBuildApp())
 			if err != nil {
@@ -135,16 +145,16 @@ func TestToken(t *testing.T) {
 
 func TestCodeBuildRunning(t *testing.T) {
 	ctx := context.Background()
-	c := sim.New(t0)
-	b := &rebuild.Builder{CodeBuild: c.CodeBuild()}
 	app := codeBuildApp()
+	other := &config.App{Name: "api", Rebuild: config.Rebuild{CodeBuildProject: "api-image"}}
+	c := seeded(app, other)
+	b := &rebuild.Builder{CodeBuild: c.CodeBuild()}
 	if running, err := b.Running(ctx, app); running || err != nil {
 		t.Fatalf("no builds: Running = %v, %v", running, err)
 	}
 	if n := len(calls[*codebuild.BatchGetBuildsInput](c, "BatchGetBuilds")); n != 0 {
 		t.Errorf("a project without builds cost %d BatchGetBuilds calls, want 0", n)
 	}
-	other := &config.App{Name: "api", Rebuild: config.Rebuild{CodeBuildProject: "api-image"}}
 	if _, err := b.StartForSecret(ctx, other, "x", "e1"); err != nil {
 		t.Fatal(err)
 	}
@@ -223,9 +233,10 @@ func TestPipelineStart(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := sim.New(t0)
-			b := &rebuild.Builder{CodePipeline: c.CodePipeline()}
 			app := pipelineApp()
+			other := &config.App{Name: "api", Rebuild: config.Rebuild{Pipeline: "api-image"}}
+			c := seeded(app, other)
+			b := &rebuild.Builder{CodePipeline: c.CodePipeline()}
 			id, err := tc.start(b, app)
 			if err != nil || id == "" {
 				t.Fatalf("start = %q, %v", id, err)
@@ -238,9 +249,8 @@ func TestPipelineStart(t *testing.T) {
 			if running, err := b.Running(ctx, app); !running || err != nil {
 				t.Fatalf("Running after start = %v, %v", running, err)
 			}
-			other := &config.App{Name: "api", Rebuild: config.Rebuild{Pipeline: "api-image"}}
-			if running, _ := b.Running(ctx, other); running {
-				t.Fatal("another pipeline's execution counts as running")
+			if running, err := b.Running(ctx, other); running || err != nil {
+				t.Fatalf("another pipeline: Running = %v, %v; want its own, idle pipeline", running, err)
 			}
 			lists := calls[*codepipeline.ListPipelineExecutionsInput](c, "ListPipelineExecutions")
 			if aws.ToString(lists[0].PipelineName) != "web-image" || aws.ToInt32(lists[0].MaxResults) != 10 {
@@ -252,7 +262,7 @@ func TestPipelineStart(t *testing.T) {
 
 func TestStartErrors(t *testing.T) {
 	ctx := context.Background()
-	c := sim.New(t0)
+	c := seeded(codeBuildApp(), pipelineApp())
 	b := &rebuild.Builder{CodeBuild: c.CodeBuild(), CodePipeline: c.CodePipeline()}
 
 	c.Fail(sim.OpStartBuild, sim.Throttle(), 1)

@@ -52,6 +52,9 @@ type rig struct {
 
 func newRig(cfg *config.File) *rig {
 	c := sim.New(t0)
+	for i := range cfg.Apps {
+		c.SeedServices(&cfg.Apps[i]) // their topics, projects and pipelines
+	}
 	r := &rig{cloud: c, events: store.NewMemory()}
 	r.handler = &secretchange.Handler{
 		Config:    cfg,

@@ -2,6 +2,9 @@ package sim
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"sort"
 	"strconv"
 	"time"
@@ -12,8 +15,8 @@ import (
 )
 
 type instance struct {
-	id, version, ami string
-	launched         time.Time
+	id, version, ami, zone string
+	launched               time.Time
 }
 
 type group struct {
@@ -26,7 +29,12 @@ type group struct {
 	ltVersion   string
 	targetGroup string
 	instances   []*instance
-	suspended   map[string]bool
+	// suspended holds the suspended processes and when each was
+	// suspended.
+	suspended map[string]time.Time
+	arn       string
+	created   time.Time
+	launches  int
 }
 
 // AllProcesses are the scaling processes of an Auto Scaling group.
@@ -44,7 +52,9 @@ func (c *Cloud) AutoScaling() *AutoScaling { return &AutoScaling{c} }
 func (c *Cloud) AddGroup(name, ltID, version, targetGroup string, min, desired, max int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	g := &group{name: name, ltID: ltID, ltVersion: version, targetGroup: targetGroup, min: min, desired: desired, max: max, suspended: map[string]bool{}}
+	g := &group{name: name, ltID: ltID, ltVersion: version, targetGroup: targetGroup, min: min, desired: desired, max: max, suspended: map[string]time.Time{},
+		created: c.now.Add(-24 * time.Hour)}
+	g.arn = fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:%s:autoScalingGroupName/%s", c.Region, c.Account, nameUUID(name), name)
 	c.groups[name] = g
 	long := c.now.Add(-time.Hour)
 	for i := 0; i < desired; i++ {
@@ -58,7 +68,21 @@ func (c *Cloud) launch(g *group, at time.Time) {
 	if err != nil {
 		return
 	}
-	g.instances = append(g.instances, &instance{id: c.id("i"), version: strconv.FormatInt(lv.number, 10), ami: lv.imageID, launched: at})
+	zones := c.zones()
+	g.instances = append(g.instances, &instance{id: c.id("i"), version: strconv.FormatInt(lv.number, 10), ami: lv.imageID, launched: at,
+		zone: zones[g.launches%len(zones)]})
+	g.launches++
+}
+
+// zones are the Availability Zones every group spans.
+func (c *Cloud) zones() []string { return []string{c.Region + "a", c.Region + "b", c.Region + "c"} }
+
+// nameUUID is an id in a UUID's shape derived from name, so that it
+// takes nothing from the sequence other ids come from.
+func nameUUID(name string) string {
+	h := sha256.Sum256([]byte(name))
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-4" + x[13:16] + "-8" + x[17:20] + "-" + x[20:32]
 }
 
 // converge brings each group to its desired capacity, as Auto Scaling does
@@ -71,10 +95,12 @@ func (c *Cloud) converge() {
 	sort.Strings(names)
 	for _, n := range names {
 		g := c.groups[n]
-		for len(g.instances) < g.desired && !g.suspended["Launch"] {
+		_, noLaunch := g.suspended["Launch"]
+		_, noTerminate := g.suspended["Terminate"]
+		for len(g.instances) < g.desired && !noLaunch {
 			c.launch(g, c.now)
 		}
-		if len(g.instances) > g.desired && !g.suspended["Terminate"] {
+		if len(g.instances) > g.desired && !noTerminate {
 			cur := g.ltVersion
 			if t := c.templates[g.ltID]; t != nil {
 				if lv, err := t.resolve(g.ltVersion); err == nil {
@@ -114,13 +140,17 @@ func (a *AutoScaling) describeGroups(in *autoscaling.DescribeAutoScalingGroupsIn
 			continue // AWS omits unknown names
 		}
 		sg := astypes.AutoScalingGroup{
-			AutoScalingGroupName: aws.String(g.name),
-			MinSize:              aws.Int32(int32(g.min)), DesiredCapacity: aws.Int32(int32(g.desired)), MaxSize: aws.Int32(int32(g.max)),
-			LaunchTemplate:  &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.ltID), Version: aws.String(g.ltVersion)},
-			TargetGroupARNs: []string{g.targetGroup},
+			AutoScalingGroupName: aws.String(g.name), AutoScalingGroupARN: aws.String(g.arn),
+			MinSize: aws.Int32(int32(g.min)), DesiredCapacity: aws.Int32(int32(g.desired)), MaxSize: aws.Int32(int32(g.max)),
+			LaunchTemplate:    &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.ltID), Version: aws.String(g.ltVersion)},
+			TargetGroupARNs:   []string{g.targetGroup},
+			AvailabilityZones: c.zones(), CreatedTime: aws.Time(g.created),
+			DefaultCooldown: aws.Int32(300), HealthCheckType: aws.String("ELB"), HealthCheckGracePeriod: aws.Int32(600), // the reference fleet's
 		}
 		for _, p := range sortedSet(g.suspended) {
-			sg.SuspendedProcesses = append(sg.SuspendedProcesses, astypes.SuspendedProcess{ProcessName: aws.String(p), SuspensionReason: aws.String("User suspended")})
+			// As AWS words it: "User suspended at 2019-09-03T17:29:07Z".
+			reason := "User suspended at " + g.suspended[p].UTC().Format("2006-01-02T15:04:05Z")
+			sg.SuspendedProcesses = append(sg.SuspendedProcesses, astypes.SuspendedProcess{ProcessName: aws.String(p), SuspensionReason: aws.String(reason)})
 		}
 		for _, i := range g.instances {
 			state := astypes.LifecycleStatePending
@@ -129,6 +159,7 @@ func (a *AutoScaling) describeGroups(in *autoscaling.DescribeAutoScalingGroupsIn
 			}
 			sg.Instances = append(sg.Instances, astypes.Instance{
 				InstanceId: aws.String(i.id), LifecycleState: state, HealthStatus: aws.String("Healthy"),
+				AvailabilityZone: aws.String(i.zone), ProtectedFromScaleIn: aws.Bool(false),
 				LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(g.ltID), Version: aws.String(i.version)},
 			})
 		}
@@ -205,7 +236,11 @@ func (a *AutoScaling) processes(name *string, procs []string, set bool) error {
 	}
 	for _, p := range procs {
 		if set {
-			g.suspended[p] = true
+			// Suspending a suspended process again keeps the first time
+			// (AWS does not document which it reports).
+			if _, ok := g.suspended[p]; !ok {
+				g.suspended[p] = a.c.now
+			}
 		} else {
 			delete(g.suspended, p)
 		}
@@ -225,7 +260,7 @@ func (a *AutoScaling) ResumeProcesses(ctx context.Context, in *autoscaling.Resum
 	})
 }
 
-func sortedSet(m map[string]bool) []string {
+func sortedSet[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

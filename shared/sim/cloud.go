@@ -50,6 +50,9 @@ type Cloud struct {
 	// Account is the simulated account's id: the OwnerId of its own
 	// images, and what "self" means in DescribeImages' Owners.
 	Account string
+	// Region is the simulated region, as the ARNs the simulation makes
+	// (groups, builds) and its groups' Availability Zones name it.
+	Region string
 
 	images    map[string]*image
 	templates map[string]*template
@@ -57,6 +60,9 @@ type Cloud struct {
 	tgs       map[string]*targetGroup
 	listeners map[string]*listener
 	rules     map[string]*rule
+	topics    map[string]bool
+	projects  map[string]*project
+	pipelines map[string]*pipeline
 	builds    []*build
 	execs     []*execution
 	published []Published
@@ -72,12 +78,15 @@ type Cloud struct {
 // DefaultAccount is the simulated account unless a test names another.
 const DefaultAccount = "111122223333"
 
+// DefaultRegion is the simulated region unless a test names another.
+const DefaultRegion = "eu-west-1"
+
 // AmazonAccount owns AWS's public Amazon Linux AMIs.
 const AmazonAccount = "137112412989"
 
 // New returns an empty cloud whose clock starts at start.
 func New(start time.Time) *Cloud {
-	c := &Cloud{now: start.UTC(), LaunchDelay: 3 * time.Minute, HealthyDelay: 4 * time.Minute, Account: DefaultAccount}
+	c := &Cloud{now: start.UTC(), LaunchDelay: 3 * time.Minute, HealthyDelay: 4 * time.Minute, Account: DefaultAccount, Region: DefaultRegion}
 	c.clear()
 	return c
 }
@@ -89,6 +98,9 @@ func (c *Cloud) clear() {
 	c.tgs = map[string]*targetGroup{}
 	c.listeners = map[string]*listener{}
 	c.rules = map[string]*rule{}
+	c.topics = map[string]bool{}
+	c.projects = map[string]*project{}
+	c.pipelines = map[string]*pipeline{}
 	c.never = map[string]bool{}
 	c.params = map[string]string{}
 	c.builds, c.execs, c.published = nil, nil, nil

@@ -29,6 +29,7 @@ type ltVersion struct {
 	number  int64
 	imageID string
 	desc    string
+	created time.Time
 }
 
 type template struct {
@@ -132,7 +133,7 @@ func (c *Cloud) SetImageState(id, state string) {
 func (c *Cloud) AddLaunchTemplate(id, name, ami string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.templates[id] = &template{id: id, name: name, versions: []*ltVersion{{number: 1, imageID: ami}}, dflt: 1, tokens: map[string]int64{}}
+	c.templates[id] = &template{id: id, name: name, versions: []*ltVersion{{number: 1, imageID: ami, created: c.now}}, dflt: 1, tokens: map[string]int64{}}
 }
 
 func notFound(code, format string, args ...any) error {
@@ -228,12 +229,24 @@ next:
 	return &ec2.DescribeImagesOutput{Images: out}, nil
 }
 
+// creationDate is the layout of an image's CreationDate: AWS writes
+// milliseconds.
+const creationDate = "2006-01-02T15:04:05.000Z"
+
+// rootDevice is the root device of every simulated AMI: an EBS-backed
+// Amazon Linux image's.
+const rootDevice = "/dev/xvda"
+
 func (im *image) sdk() ec2types.Image {
 	i := ec2types.Image{
 		ImageId: aws.String(im.id), Name: aws.String(im.name), State: ec2types.ImageState(im.state),
-		CreationDate: aws.String(im.created.Format(time.RFC3339)),
+		CreationDate: aws.String(im.created.UTC().Format(creationDate)),
+		ImageType:    ec2types.ImageTypeValuesMachine, Architecture: ec2types.ArchitectureValuesX8664,
+		VirtualizationType: ec2types.VirtualizationTypeHvm,
+		RootDeviceType:     ec2types.DeviceTypeEbs, RootDeviceName: aws.String(rootDevice),
 		BlockDeviceMappings: []ec2types.BlockDeviceMapping{{
-			DeviceName: aws.String("/dev/xvda"), Ebs: &ec2types.EbsBlockDevice{SnapshotId: aws.String(im.snapshot)},
+			DeviceName: aws.String(rootDevice), Ebs: &ec2types.EbsBlockDevice{SnapshotId: aws.String(im.snapshot),
+				VolumeSize: aws.Int32(8), VolumeType: ec2types.VolumeTypeGp3, DeleteOnTermination: aws.Bool(true), Encrypted: aws.Bool(false)},
 		}},
 	}
 	keys := make([]string, 0, len(im.tags))
@@ -269,14 +282,25 @@ func (e *EC2) describeVersions(in *ec2.DescribeLaunchTemplateVersionsInput) (*ec
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ec2types.LaunchTemplateVersion{
-			LaunchTemplateId: aws.String(t.id), LaunchTemplateName: aws.String(t.name),
-			VersionNumber: aws.Int64(lv.number), DefaultVersion: aws.Bool(lv.number == t.dflt),
-			VersionDescription: aws.String(lv.desc),
-			LaunchTemplateData: &ec2types.ResponseLaunchTemplateData{ImageId: aws.String(lv.imageID)},
-		})
+		out = append(out, c.versionSDK(t, lv))
 	}
 	return &ec2.DescribeLaunchTemplateVersionsOutput{LaunchTemplateVersions: out}, nil
+}
+
+// versionSDK is a launch template version as DescribeLaunchTemplateVersions
+// and CreateLaunchTemplateVersion report it. The simulation has one
+// principal, the account's root.
+func (c *Cloud) versionSDK(t *template, lv *ltVersion) ec2types.LaunchTemplateVersion {
+	v := ec2types.LaunchTemplateVersion{
+		LaunchTemplateId: aws.String(t.id), LaunchTemplateName: aws.String(t.name),
+		VersionNumber: aws.Int64(lv.number), DefaultVersion: aws.Bool(lv.number == t.dflt),
+		CreateTime: aws.Time(lv.created), CreatedBy: aws.String("arn:aws:iam::" + c.Account + ":root"),
+		LaunchTemplateData: &ec2types.ResponseLaunchTemplateData{ImageId: aws.String(lv.imageID)},
+	}
+	if lv.desc != "" {
+		v.VersionDescription = aws.String(lv.desc)
+	}
+	return v
 }
 
 func (e *EC2) CreateLaunchTemplateVersion(ctx context.Context, in *ec2.CreateLaunchTemplateVersionInput, _ ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateVersionOutput, error) {
@@ -289,15 +313,20 @@ func (e *EC2) createVersion(in *ec2.CreateLaunchTemplateVersionInput) (*ec2.Crea
 	if t == nil {
 		return nil, notFound("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", aws.ToString(in.LaunchTemplateId))
 	}
-	ver := func(n int64) *ec2.CreateLaunchTemplateVersionOutput {
-		return &ec2.CreateLaunchTemplateVersionOutput{LaunchTemplateVersion: &ec2types.LaunchTemplateVersion{
-			LaunchTemplateId: aws.String(t.id), VersionNumber: aws.Int64(n),
-		}}
+	// The output is the whole version, as DescribeLaunchTemplateVersions
+	// would describe it.
+	ver := func(n int64) (*ec2.CreateLaunchTemplateVersionOutput, error) {
+		lv, err := t.resolve(strconv.FormatInt(n, 10))
+		if err != nil {
+			return nil, err
+		}
+		v := c.versionSDK(t, lv)
+		return &ec2.CreateLaunchTemplateVersionOutput{LaunchTemplateVersion: &v}, nil
 	}
 	// A repeated ClientToken returns the version it created the first time.
 	if tok := aws.ToString(in.ClientToken); tok != "" {
 		if n, ok := t.tokens[tok]; ok {
-			return ver(n), nil
+			return ver(n)
 		}
 	}
 	src, err := t.resolve(aws.ToString(in.SourceVersion))
@@ -312,11 +341,11 @@ func (e *EC2) createVersion(in *ec2.CreateLaunchTemplateVersionInput) (*ec2.Crea
 		return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", ami)
 	}
 	n := t.versions[len(t.versions)-1].number + 1
-	t.versions = append(t.versions, &ltVersion{number: n, imageID: ami, desc: aws.ToString(in.VersionDescription)})
+	t.versions = append(t.versions, &ltVersion{number: n, imageID: ami, desc: aws.ToString(in.VersionDescription), created: c.now})
 	if tok := aws.ToString(in.ClientToken); tok != "" {
 		t.tokens[tok] = n
 	}
-	return ver(n), nil
+	return ver(n)
 }
 
 func contains(xs []string, s string) bool {
@@ -334,9 +363,15 @@ func (e *EC2) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInput,
 
 func (e *EC2) deregisterImage(in *ec2.DeregisterImageInput) (*ec2.DeregisterImageOutput, error) {
 	c := e.c
-	im := c.images[aws.ToString(in.ImageId)]
-	if im == nil || im.state == "deregistered" {
-		return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", aws.ToString(in.ImageId))
+	id := aws.ToString(in.ImageId)
+	im := c.images[id]
+	if im == nil {
+		return nil, notFound("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+	}
+	// AWS's code for an AMI that has been deregistered and is no longer
+	// available (the EC2 API's error codes), not NotFound.
+	if im.state == "deregistered" {
+		return nil, notFound("InvalidAMIID.Unavailable", "The image id '[%s]' is no longer available", id)
 	}
 	im.state = "deregistered"
 	return &ec2.DeregisterImageOutput{Return: aws.Bool(true)}, nil

@@ -3,6 +3,8 @@ package sim
 import (
 	"context"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -10,6 +12,10 @@ import (
 )
 
 type targetGroup struct{ arn string }
+
+// targetPort is where targets listen and are health-checked (the
+// reference fleet's target groups: HTTP on 80, the traffic port).
+const targetPort = 80
 
 type listener struct {
 	arn     string
@@ -103,9 +109,33 @@ func (e *ELBv2) describeListeners(in *elbv2.DescribeListenersInput) (*elbv2.Desc
 		if l == nil {
 			return nil, notFound("ListenerNotFound", "One or more listeners not found")
 		}
-		out = append(out, elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: *clone(&l.actions)})
+		out = append(out, l.sdk())
 	}
 	return &elbv2.DescribeListenersOutput{Listeners: out}, nil
+}
+
+// sdk is the listener as DescribeListeners and ModifyListener report it.
+func (l *listener) sdk() elbtypes.Listener {
+	out := elbtypes.Listener{ListenerArn: aws.String(l.arn), DefaultActions: *clone(&l.actions)}
+	if lb := loadBalancerARN(l.arn); lb != "" {
+		out.LoadBalancerArn = aws.String(lb)
+	}
+	return out
+}
+
+// loadBalancerARN is the load balancer of a listener ARN
+// (arn:...:listener/app/NAME/LB-ID/LISTENER-ID → arn:...:loadbalancer/app/NAME/LB-ID),
+// or "" for an ARN of another shape.
+func loadBalancerARN(listenerARN string) string {
+	head, path, ok := strings.Cut(listenerARN, ":listener/")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(path, "/")
+	if len(parts) != 4 {
+		return ""
+	}
+	return head + ":loadbalancer/" + strings.Join(parts[:3], "/")
 }
 
 func (e *ELBv2) ModifyListener(ctx context.Context, in *elbv2.ModifyListenerInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyListenerOutput, error) {
@@ -124,7 +154,8 @@ func (e *ELBv2) modifyListener(in *elbv2.ModifyListenerInput) (*elbv2.ModifyList
 		}
 		l.actions = in.DefaultActions
 	}
-	return &elbv2.ModifyListenerOutput{}, nil
+	// AWS answers with the modified listener.
+	return &elbv2.ModifyListenerOutput{Listeners: []elbtypes.Listener{l.sdk()}}, nil
 }
 
 func (e *ELBv2) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error) {
@@ -139,9 +170,16 @@ func (e *ELBv2) describeRules(in *elbv2.DescribeRulesInput) (*elbv2.DescribeRule
 		if r == nil {
 			return nil, notFound("RuleNotFound", "One or more rules not found")
 		}
-		out = append(out, elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), Conditions: *clone(&r.conditions), Actions: *clone(&r.actions)})
+		out = append(out, r.sdk())
 	}
 	return &elbv2.DescribeRulesOutput{Rules: out}, nil
+}
+
+// sdk is the rule as DescribeRules and ModifyRule report it; the
+// simulation's rules are never a listener's default rule.
+func (r *rule) sdk() elbtypes.Rule {
+	return elbtypes.Rule{RuleArn: aws.String(r.arn), Priority: aws.String(r.priority), IsDefault: aws.Bool(false),
+		Conditions: *clone(&r.conditions), Actions: *clone(&r.actions)}
 }
 
 func (e *ELBv2) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyRuleOutput, error) {
@@ -163,7 +201,8 @@ func (e *ELBv2) modifyRule(in *elbv2.ModifyRuleInput) (*elbv2.ModifyRuleOutput, 
 	if in.Conditions != nil {
 		r.conditions = in.Conditions
 	}
-	return &elbv2.ModifyRuleOutput{}, nil
+	// AWS answers with the modified rule.
+	return &elbv2.ModifyRuleOutput{Rules: []elbtypes.Rule{r.sdk()}}, nil
 }
 
 func (e *ELBv2) DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
@@ -191,15 +230,19 @@ func (e *ELBv2) describeTargetHealth(in *elbv2.DescribeTargetHealthInput) (*elbv
 			if !c.inService(i) {
 				continue // registered once InService
 			}
-			st := elbtypes.TargetHealthStateEnumInitial
+			// The reasons and descriptions are AWS's for these states.
+			th := &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumInitial,
+				Reason: elbtypes.TargetHealthReasonEnumRegistrationInProgress, Description: aws.String("Target registration is in progress")}
 			switch {
 			case c.healthy(i):
-				st = elbtypes.TargetHealthStateEnumHealthy
+				th = &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumHealthy}
 			case c.never[i.ami] && !c.now.Before(i.launched.Add(c.LaunchDelay+c.HealthyDelay)):
-				st = elbtypes.TargetHealthStateEnumUnhealthy
+				th = &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumUnhealthy,
+					Reason: elbtypes.TargetHealthReasonEnumFailedHealthChecks, Description: aws.String("Health checks failed")}
 			}
 			out = append(out, elbtypes.TargetHealthDescription{
-				Target: &elbtypes.TargetDescription{Id: aws.String(i.id), Port: aws.Int32(80)}, TargetHealth: &elbtypes.TargetHealth{State: st},
+				Target: &elbtypes.TargetDescription{Id: aws.String(i.id), Port: aws.Int32(targetPort)}, TargetHealth: th,
+				HealthCheckPort: aws.String(strconv.Itoa(targetPort)),
 			})
 		}
 	}

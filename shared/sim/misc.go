@@ -30,6 +30,14 @@ type SNS struct{ c *Cloud }
 // SNS returns the SNS client of the cloud.
 func (c *Cloud) SNS() *SNS { return &SNS{c} }
 
+// AddTopic creates an SNS topic. Publishing to a topic that does not exist
+// fails, as in AWS.
+func (c *Cloud) AddTopic(arn string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.topics[arn] = true
+}
+
 // Published returns every message published so far.
 func (c *Cloud) Published() []Published {
 	c.mu.Lock()
@@ -43,20 +51,32 @@ func (s *SNS) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*sns.
 
 func (s *SNS) publish(in *sns.PublishInput) (*sns.PublishOutput, error) {
 	c := s.c
-	if aws.ToString(in.TopicArn) == "" {
+	topic := aws.ToString(in.TopicArn)
+	if topic == "" {
 		return nil, APIError("InvalidParameter", "Invalid parameter: TopicArn", smithy.FaultClient)
 	}
 	if len(aws.ToString(in.Subject)) > 100 {
 		return nil, APIError("InvalidParameter", "Invalid parameter: Subject", smithy.FaultClient)
 	}
-	c.published = append(c.published, Published{At: c.now, Topic: aws.ToString(in.TopicArn), Subject: aws.ToString(in.Subject), Message: aws.ToString(in.Message)})
+	if !c.topics[topic] {
+		return nil, APIError("NotFound", "Topic does not exist", smithy.FaultClient)
+	}
+	c.published = append(c.published, Published{At: c.now, Topic: topic, Subject: aws.ToString(in.Subject), Message: aws.ToString(in.Message)})
 	return &sns.PublishOutput{MessageId: aws.String(c.id("msg"))}, nil
+}
+
+// project is a CodeBuild project; builds counts its builds (a build's
+// number is its place in that count).
+type project struct {
+	name   string
+	builds int64
 }
 
 type build struct {
 	id, project, status string
+	number              int64
 	env                 map[string]string
-	started             time.Time
+	started, ended      time.Time
 }
 
 // CodeBuild is the simulated CodeBuild API.
@@ -64,6 +84,16 @@ type CodeBuild struct{ c *Cloud }
 
 // CodeBuild returns the CodeBuild client of the cloud.
 func (c *Cloud) CodeBuild() *CodeBuild { return &CodeBuild{c} }
+
+// AddProject creates a CodeBuild project. Starting or listing the builds
+// of a project that does not exist fails, as in AWS.
+func (c *Cloud) AddProject(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.projects[name] == nil {
+		c.projects[name] = &project{name: name}
+	}
+}
 
 // Build is a started build as tests see it.
 type Build struct {
@@ -82,15 +112,46 @@ func (c *Cloud) Builds() []Build {
 	return out
 }
 
-// FinishBuild sets a build's final status (SUCCEEDED, FAILED, ...).
+// FinishBuild sets a build's final status (SUCCEEDED, FAILED, ...), at
+// the virtual time.
 func (c *Cloud) FinishBuild(id, status string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, b := range c.builds {
 		if b.id == id {
-			b.status = status
+			b.status, b.ended = status, c.now
 		}
 	}
+}
+
+func (c *Cloud) projectARN(name string) string {
+	return fmt.Sprintf("arn:aws:codebuild:%s:%s:project/%s", c.Region, c.Account, name)
+}
+
+// sdk is the build as BatchGetBuilds and StartBuild describe it. The
+// phases are abridged: the submission, the build (the phase a golden
+// image spends its time in) and, once over, the completion.
+func (b *build) sdk(c *Cloud) cbtypes.Build {
+	out := cbtypes.Build{
+		Id: aws.String(b.id), Arn: aws.String(fmt.Sprintf("arn:aws:codebuild:%s:%s:build/%s", c.Region, c.Account, b.id)),
+		BuildNumber: aws.Int64(b.number), ProjectName: aws.String(b.project), BuildStatus: cbtypes.StatusType(b.status),
+		StartTime: aws.Time(b.started),
+		Phases: []cbtypes.BuildPhase{{PhaseType: cbtypes.BuildPhaseTypeSubmitted, PhaseStatus: cbtypes.StatusTypeSucceeded,
+			StartTime: aws.Time(b.started), EndTime: aws.Time(b.started), DurationInSeconds: aws.Int64(0)}},
+	}
+	if b.status == string(cbtypes.StatusTypeInProgress) {
+		out.CurrentPhase = aws.String(string(cbtypes.BuildPhaseTypeBuild))
+		out.Phases = append(out.Phases, cbtypes.BuildPhase{PhaseType: cbtypes.BuildPhaseTypeBuild, StartTime: aws.Time(b.started)})
+		return out
+	}
+	out.CurrentPhase = aws.String(string(cbtypes.BuildPhaseTypeCompleted))
+	out.BuildComplete = true
+	out.EndTime = aws.Time(b.ended)
+	out.Phases = append(out.Phases,
+		cbtypes.BuildPhase{PhaseType: cbtypes.BuildPhaseTypeBuild, PhaseStatus: cbtypes.StatusType(b.status), StartTime: aws.Time(b.started),
+			EndTime: aws.Time(b.ended), DurationInSeconds: aws.Int64(int64(b.ended.Sub(b.started) / time.Second))},
+		cbtypes.BuildPhase{PhaseType: cbtypes.BuildPhaseTypeCompleted, StartTime: aws.Time(b.ended)})
+	return out
 }
 
 func (b *CodeBuild) StartBuild(ctx context.Context, in *codebuild.StartBuildInput, _ ...func(*codebuild.Options)) (*codebuild.StartBuildOutput, error) {
@@ -103,13 +164,19 @@ func (b *CodeBuild) startBuild(in *codebuild.StartBuildInput) (*codebuild.StartB
 	if p == "" {
 		return nil, APIError("InvalidInputException", "projectName is required", smithy.FaultClient)
 	}
+	proj := c.projects[p]
+	if proj == nil {
+		return nil, APIError("ResourceNotFoundException", "Project cannot be found: "+c.projectARN(p), smithy.FaultClient)
+	}
 	env := map[string]string{}
 	for _, v := range in.EnvironmentVariablesOverride {
 		env[aws.ToString(v.Name)] = aws.ToString(v.Value)
 	}
-	bd := &build{id: fmt.Sprintf("%s:%s", p, c.id("build")), project: p, status: "IN_PROGRESS", env: env, started: c.now}
+	proj.builds++
+	bd := &build{id: fmt.Sprintf("%s:%s", p, c.id("build")), project: p, status: string(cbtypes.StatusTypeInProgress), number: proj.builds, env: env, started: c.now}
 	c.builds = append(c.builds, bd)
-	return &codebuild.StartBuildOutput{Build: &cbtypes.Build{Id: aws.String(bd.id), BuildStatus: cbtypes.StatusTypeInProgress, ProjectName: aws.String(p)}}, nil
+	sb := bd.sdk(c)
+	return &codebuild.StartBuildOutput{Build: &sb}, nil
 }
 
 func (b *CodeBuild) ListBuildsForProject(ctx context.Context, in *codebuild.ListBuildsForProjectInput, _ ...func(*codebuild.Options)) (*codebuild.ListBuildsForProjectOutput, error) {
@@ -118,9 +185,13 @@ func (b *CodeBuild) ListBuildsForProject(ctx context.Context, in *codebuild.List
 
 func (b *CodeBuild) listBuilds(in *codebuild.ListBuildsForProjectInput) (*codebuild.ListBuildsForProjectOutput, error) {
 	c := b.c
+	p := aws.ToString(in.ProjectName)
+	if c.projects[p] == nil {
+		return nil, APIError("ResourceNotFoundException", "The provided project "+c.projectARN(p)+" does not exist", smithy.FaultClient)
+	}
 	var ids []string
 	for i := len(c.builds) - 1; i >= 0; i-- { // newest first, as the default sort
-		if c.builds[i].project == aws.ToString(in.ProjectName) {
+		if c.builds[i].project == p {
 			ids = append(ids, c.builds[i].id)
 		}
 	}
@@ -133,20 +204,30 @@ func (b *CodeBuild) BatchGetBuilds(ctx context.Context, in *codebuild.BatchGetBu
 
 func (b *CodeBuild) batchGetBuilds(in *codebuild.BatchGetBuildsInput) (*codebuild.BatchGetBuildsOutput, error) {
 	c := b.c
-	var out []cbtypes.Build
+	out := &codebuild.BatchGetBuildsOutput{}
+next:
 	for _, id := range in.Ids {
 		for _, bd := range c.builds {
 			if bd.id == id {
-				out = append(out, cbtypes.Build{Id: aws.String(bd.id), ProjectName: aws.String(bd.project), BuildStatus: cbtypes.StatusType(bd.status)})
+				out.Builds = append(out.Builds, bd.sdk(c))
+				continue next
 			}
 		}
+		out.BuildsNotFound = append(out.BuildsNotFound, id)
 	}
-	return &codebuild.BatchGetBuildsOutput{Builds: out}, nil
+	return out, nil
+}
+
+// pipeline is a CodePipeline pipeline and the variables it declares.
+type pipeline struct {
+	name      string
+	variables map[string]bool
 }
 
 type execution struct {
 	id, pipeline, status string
 	vars                 map[string]string
+	started              time.Time
 }
 
 // CodePipeline is the simulated CodePipeline API.
@@ -155,17 +236,60 @@ type CodePipeline struct{ c *Cloud }
 // CodePipeline returns the CodePipeline client of the cloud.
 func (c *Cloud) CodePipeline() *CodePipeline { return &CodePipeline{c} }
 
+// AddPipeline creates a pipeline declaring the given pipeline-level
+// variables, or declares them on the pipeline if it exists. Starting or
+// listing the executions of a pipeline that does not exist fails, and so
+// does starting one with a variable it does not declare, as in AWS.
+func (c *Cloud) AddPipeline(name string, variables ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pipelines[name]
+	if p == nil {
+		p = &pipeline{name: name, variables: map[string]bool{}}
+		c.pipelines[name] = p
+	}
+	for _, v := range variables {
+		p.variables[v] = true
+	}
+}
+
+func (c *Cloud) pipelineNotFound(name string) error {
+	return APIError("PipelineNotFoundException", fmt.Sprintf("Account '%s' does not have a pipeline with name '%s'", c.Account, name), smithy.FaultClient)
+}
+
+// maxPipelineVariable is CodePipeline's limit on a variable's value.
+const maxPipelineVariable = 1000
+
 func (p *CodePipeline) StartPipelineExecution(ctx context.Context, in *codepipeline.StartPipelineExecutionInput, _ ...func(*codepipeline.Options)) (*codepipeline.StartPipelineExecutionOutput, error) {
 	return serve(p.c, ctx, OpStartPipelineExecution, in, p.startExecution)
 }
 
 func (p *CodePipeline) startExecution(in *codepipeline.StartPipelineExecutionInput) (*codepipeline.StartPipelineExecutionOutput, error) {
 	c := p.c
+	name := aws.ToString(in.Name)
+	pl := c.pipelines[name]
+	if pl == nil {
+		return nil, c.pipelineNotFound(name)
+	}
 	vars := map[string]string{}
 	for _, v := range in.Variables {
-		vars[aws.ToString(v.Name)] = aws.ToString(v.Value)
+		n, val := aws.ToString(v.Name), aws.ToString(v.Value)
+		// An execution may only override the variables its pipeline
+		// declares. The API reference lists ValidationException as the
+		// error for a request it refuses (besides PipelineNotFound,
+		// Conflict and ConcurrentPipelineExecutionsLimitExceeded), and
+		// it is the one that fits; the message is ours, as AWS documents
+		// none.
+		if !pl.variables[n] {
+			return nil, APIError("ValidationException", fmt.Sprintf("Variable '%s' is not declared in pipeline '%s'", n, name), smithy.FaultClient)
+		}
+		// Documented: a value is 1 to 1000 characters.
+		if val == "" || len(val) > maxPipelineVariable {
+			return nil, APIError("ValidationException", fmt.Sprintf("The value of variable '%s' must be 1 to %d characters long", n, maxPipelineVariable), smithy.FaultClient)
+		}
+		vars[n] = val
 	}
-	e := &execution{id: c.id("exec"), pipeline: aws.ToString(in.Name), status: "InProgress", vars: vars}
+	e := &execution{id: c.id("exec"), pipeline: name, status: string(cptypes.PipelineExecutionStatusInProgress), vars: vars, started: c.now}
 	c.execs = append(c.execs, e)
 	return &codepipeline.StartPipelineExecutionOutput{PipelineExecutionId: aws.String(e.id)}, nil
 }
@@ -176,11 +300,16 @@ func (p *CodePipeline) ListPipelineExecutions(ctx context.Context, in *codepipel
 
 func (p *CodePipeline) listExecutions(in *codepipeline.ListPipelineExecutionsInput) (*codepipeline.ListPipelineExecutionsOutput, error) {
 	c := p.c
+	name := aws.ToString(in.PipelineName)
+	if c.pipelines[name] == nil {
+		return nil, c.pipelineNotFound(name)
+	}
 	var out []cptypes.PipelineExecutionSummary
 	for i := len(c.execs) - 1; i >= 0; i-- {
 		e := c.execs[i]
-		if e.pipeline == aws.ToString(in.PipelineName) {
-			out = append(out, cptypes.PipelineExecutionSummary{PipelineExecutionId: aws.String(e.id), Status: cptypes.PipelineExecutionStatus(e.status)})
+		if e.pipeline == name {
+			out = append(out, cptypes.PipelineExecutionSummary{PipelineExecutionId: aws.String(e.id), Status: cptypes.PipelineExecutionStatus(e.status),
+				StartTime: aws.Time(e.started), LastUpdateTime: aws.Time(e.started)})
 		}
 	}
 	return &codepipeline.ListPipelineExecutionsOutput{PipelineExecutionSummaries: out}, nil

@@ -4,14 +4,16 @@ import (
 	"time"
 
 	"github.com/kaizen-sre/kaizen/shared/alrelease"
-
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/rebuild"
 )
 
 // SeedApp builds an app's blue/green fleet as its configuration describes
 // it: blue live at the floor with a first golden AMI, green empty, the
-// preview rule on green. It returns the AMI blue runs.
+// preview rule on green; and the services around it (SeedServices). It
+// returns the AMI blue runs.
 func (c *Cloud) SeedApp(app *config.App) string {
+	c.SeedServices(app)
 	ami := c.AddImage(app.Name+"-golden-0", c.Now().Add(-24*time.Hour), map[string]string{app.ImageTag.Key: app.ImageTag.Value})
 	mx := max(app.Floor*3, app.Floor+app.PreviewSize+2)
 	for _, col := range config.Colors {
@@ -31,6 +33,28 @@ func (c *Cloud) SeedApp(app *config.App) string {
 		c.seedLatestAL2023()
 	}
 	return ami
+}
+
+// SeedServices creates what an app's configuration names besides its
+// fleet: the SNS topic it notifies, the CodeBuild project or the pipeline
+// that rebuilds its image, and its approval pipeline. A rebuild pipeline
+// declares the variables kaizen may set on an execution,
+// rebuild.PipelineVariables, as the reference pipeline stack
+// (infra/stacks/pipeline.go) declares them; the approval pipeline, when it
+// is another one, declares none.
+func (c *Cloud) SeedServices(app *config.App) {
+	if app.TopicARN != "" {
+		c.AddTopic(app.TopicARN)
+	}
+	if p := app.Rebuild.CodeBuildProject; p != "" {
+		c.AddProject(p)
+	}
+	if p := app.Rebuild.Pipeline; p != "" {
+		c.AddPipeline(p, rebuild.PipelineVariables(app)...)
+	}
+	if p := app.Approval.Pipeline; p != "" {
+		c.AddPipeline(p)
+	}
 }
 
 // seedLatestAL2023 publishes the newest Amazon Linux 2023 AMI, as AWS does

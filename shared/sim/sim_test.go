@@ -13,12 +13,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
+	cptypes "github.com/aws/aws-sdk-go-v2/service/codepipeline/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
+	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/sim"
 )
 
@@ -310,5 +316,177 @@ func TestGroupKeepsTheVersionAsSet(t *testing.T) {
 	set(aws.String("2"), 2)
 	if got := aws.ToString(describe().LaunchTemplate.Version); got != "2" {
 		t.Fatalf("pinned group version = %q, want 2", got)
+	}
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if err != nil {
+		return "not an API error: " + err.Error()
+	}
+	return "ok"
+}
+
+// The services around a fleet exist only once seeded, as in AWS: a topic,
+// a project and a pipeline that do not exist are refused with AWS's codes.
+func TestServicesExistOnlyOnceSeeded(t *testing.T) {
+	ctx := context.Background()
+	c := sim.New(t0)
+	app := &config.App{Name: "web", TopicARN: "arn:aws:sns:eu-west-1:111122223333:kaizen-web",
+		Rebuild: config.Rebuild{CodeBuildProject: "web-image"}, Approval: config.Approval{Pipeline: "web-release"}}
+	publish := func() error {
+		_, err := c.SNS().Publish(ctx, &sns.PublishInput{TopicArn: aws.String(app.TopicARN), Message: aws.String("m")})
+		return err
+	}
+	start := func() error {
+		_, err := c.CodeBuild().StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("web-image")})
+		return err
+	}
+	list := func() error {
+		_, err := c.CodeBuild().ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("web-image")})
+		return err
+	}
+	execute := func() error {
+		_, err := c.CodePipeline().StartPipelineExecution(ctx, &codepipeline.StartPipelineExecutionInput{Name: aws.String("web-release")})
+		return err
+	}
+	executions := func() error {
+		_, err := c.CodePipeline().ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("web-release")})
+		return err
+	}
+	calls := []func() error{publish, start, list, execute, executions}
+	want := []string{"NotFound", "ResourceNotFoundException", "ResourceNotFoundException", "PipelineNotFoundException", "PipelineNotFoundException"}
+	for i, call := range calls {
+		if got := apiCode(call()); got != want[i] {
+			t.Errorf("call %d before seeding: %s, want %s", i, got, want[i])
+		}
+	}
+	if n := c.MutationCount(); n != 0 {
+		t.Errorf("refused calls counted: %s", c.MutationSummary())
+	}
+	c.SeedServices(app)
+	for i, call := range calls {
+		if err := call(); err != nil {
+			t.Errorf("call %d once seeded: %v", i, err)
+		}
+	}
+	if got := c.MutationSummary(); got != "Publish×1, StartBuild×1, StartPipelineExecution×1" {
+		t.Errorf("mutations %s", got)
+	}
+}
+
+// The simulated CodePipeline refuses undeclared variables as AWS does, and
+// a rebuild pipeline is seeded declaring rebuild.PipelineVariables, as the
+// reference pipeline stack (infra/stacks/pipeline.go) declares them: what
+// shared/rebuild sends is accepted, anything more is refused.
+func TestRebuildPipelineDeclaresWhatRebuildSends(t *testing.T) {
+	ctx := context.Background()
+	for _, variable := range []string{"", "ADVISORIES"} {
+		t.Run("variable "+variable, func(t *testing.T) {
+			c := sim.New(t0)
+			app := &config.App{Name: "web", Rebuild: config.Rebuild{Pipeline: "web-image", PipelineVariable: variable},
+				Approval: config.Approval{Pipeline: "web-release"}}
+			c.SeedServices(app)
+			b := &rebuild.Builder{CodePipeline: c.CodePipeline()}
+			if _, err := b.Start(ctx, app, []string{"ALAS2023-2024-771", "ALAS2023-2024-772"}, "2023.6.20241111"); err != nil {
+				t.Fatalf("an advisory rebuild with a release version: %v", err)
+			}
+			if _, err := b.StartForSecret(ctx, app, "secret changed", "evt-1"); err != nil {
+				t.Fatalf("a secret rebuild: %v", err)
+			}
+			var sent []string
+			for _, call := range c.Calls() {
+				if in, ok := call.Input.(*codepipeline.StartPipelineExecutionInput); ok {
+					for _, v := range in.Variables {
+						sent = append(sent, aws.ToString(v.Name))
+					}
+				}
+			}
+			if want := rebuild.PipelineVariables(app); !slices.Equal(sent, want) {
+				t.Fatalf("rebuild sent variables %v, want every declared one, %v (else this test checks less than it says)", sent, want)
+			}
+
+			vars := func(names ...string) []cptypes.PipelineVariable {
+				var out []cptypes.PipelineVariable
+				for _, n := range names {
+					out = append(out, cptypes.PipelineVariable{Name: aws.String(n), Value: aws.String("x")})
+				}
+				return out
+			}
+			declared := rebuild.PipelineVariables(app)
+			for name, in := range map[string]*codepipeline.StartPipelineExecutionInput{
+				"an extra variable":                        {Name: aws.String("web-image"), Variables: vars(append(slices.Clone(declared), rebuild.EnvReason)...)},
+				"a variable of the approval pipeline only": {Name: aws.String("web-release"), Variables: vars(declared[0])},
+				"an empty value": {Name: aws.String("web-image"), Variables: []cptypes.PipelineVariable{
+					{Name: aws.String(declared[0]), Value: aws.String("")}}},
+			} {
+				before := len(c.Calls())
+				_, err := c.CodePipeline().StartPipelineExecution(ctx, in)
+				if got := apiCode(err); got != "ValidationException" {
+					t.Errorf("%s: %s, want ValidationException", name, got)
+				}
+				if len(c.Calls()) != before+1 {
+					t.Errorf("%s: not recorded", name)
+				}
+			}
+			if got := c.Mutations()["StartPipelineExecution"]; got != 2 {
+				t.Errorf("%d executions started, want the 2 rebuilds", got)
+			}
+		})
+	}
+}
+
+// SuspensionReason reads as AWS's does, with the virtual time of the
+// suspension; suspending again keeps it.
+func TestSuspensionReasonNamesTheTime(t *testing.T) {
+	ctx := context.Background()
+	c := sim.New(t0)
+	ami := c.AddImage("golden-1", t0, nil)
+	c.AddLaunchTemplate("lt-1", "web", ami)
+	c.AddTargetGroup("tg")
+	c.AddGroup("web", "lt-1", "1", "tg", 0, 0, 4)
+	suspend := func(procs ...string) {
+		t.Helper()
+		if _, err := c.AutoScaling().SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String("web"), ScalingProcesses: procs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	suspend("Launch")
+	c.Advance(90 * time.Second)
+	suspend("Launch", "Terminate")
+	out, err := c.AutoScaling().DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := out.AutoScalingGroups[0]
+	var got []string
+	for _, p := range g.SuspendedProcesses {
+		got = append(got, aws.ToString(p.ProcessName)+": "+aws.ToString(p.SuspensionReason))
+	}
+	want := []string{"Launch: User suspended at 2026-11-24T09:00:00Z", "Terminate: User suspended at 2026-11-24T09:01:30Z"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("suspended %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(aws.ToString(g.AutoScalingGroupARN), "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:") ||
+		!strings.HasSuffix(aws.ToString(g.AutoScalingGroupARN), ":autoScalingGroupName/web") || len(g.AvailabilityZones) == 0 {
+		t.Fatalf("group ARN %q, zones %v", aws.ToString(g.AutoScalingGroupARN), g.AvailabilityZones)
+	}
+}
+
+// Deregistering an AMI twice answers InvalidAMIID.Unavailable, as AWS
+// does for a deregistered AMI; an id that never existed, NotFound.
+func TestDeregisterTwice(t *testing.T) {
+	ctx := context.Background()
+	c := sim.New(t0)
+	ami := c.AddImage("golden-1", t0, nil)
+	dereg := func(id string) string {
+		_, err := c.EC2().DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(id)})
+		return apiCode(err)
+	}
+	if got := []string{dereg(ami), dereg(ami), dereg("ami-0123456789abcdef0")}; !slices.Equal(got, []string{"ok", "InvalidAMIID.Unavailable", "InvalidAMIID.NotFound"}) {
+		t.Fatalf("deregister, again, unknown: %v", got)
 	}
 }

@@ -146,28 +146,42 @@ type startBuildWire struct {
 }
 
 type buildWire struct {
-	ID            *string  `json:"id,omitempty"`
-	Arn           *string  `json:"arn,omitempty"`
-	BuildNumber   *int64   `json:"buildNumber,omitempty"`
-	ProjectName   *string  `json:"projectName,omitempty"`
-	BuildStatus   string   `json:"buildStatus,omitempty"`
-	CurrentPhase  *string  `json:"currentPhase,omitempty"`
-	BuildComplete bool     `json:"buildComplete"`
-	SourceVersion *string  `json:"sourceVersion,omitempty"`
-	Initiator     *string  `json:"initiator,omitempty"`
-	StartTime     *float64 `json:"startTime,omitempty"`
-	EndTime       *float64 `json:"endTime,omitempty"`
+	ID            *string     `json:"id,omitempty"`
+	Arn           *string     `json:"arn,omitempty"`
+	BuildNumber   *int64      `json:"buildNumber,omitempty"`
+	ProjectName   *string     `json:"projectName,omitempty"`
+	BuildStatus   string      `json:"buildStatus,omitempty"`
+	CurrentPhase  *string     `json:"currentPhase,omitempty"`
+	BuildComplete bool        `json:"buildComplete"`
+	SourceVersion *string     `json:"sourceVersion,omitempty"`
+	Initiator     *string     `json:"initiator,omitempty"`
+	StartTime     *float64    `json:"startTime,omitempty"`
+	EndTime       *float64    `json:"endTime,omitempty"`
+	Phases        []phaseWire `json:"phases,omitempty"`
+}
+
+type phaseWire struct {
+	PhaseType         string   `json:"phaseType,omitempty"`
+	PhaseStatus       string   `json:"phaseStatus,omitempty"`
+	StartTime         *float64 `json:"startTime,omitempty"`
+	EndTime           *float64 `json:"endTime,omitempty"`
+	DurationInSeconds *int64   `json:"durationInSeconds,omitempty"`
 }
 
 func toBuildWire(b *cbtypes.Build) *buildWire {
 	if b == nil {
 		return nil
 	}
-	return &buildWire{
+	w := &buildWire{
 		ID: b.Id, Arn: b.Arn, BuildNumber: b.BuildNumber, ProjectName: b.ProjectName,
 		BuildStatus: string(b.BuildStatus), CurrentPhase: b.CurrentPhase, BuildComplete: b.BuildComplete,
 		SourceVersion: b.SourceVersion, Initiator: b.Initiator, StartTime: epoch(b.StartTime), EndTime: epoch(b.EndTime),
 	}
+	for _, p := range b.Phases {
+		w.Phases = append(w.Phases, phaseWire{PhaseType: string(p.PhaseType), PhaseStatus: string(p.PhaseStatus),
+			StartTime: epoch(p.StartTime), EndTime: epoch(p.EndTime), DurationInSeconds: p.DurationInSeconds})
+	}
+	return w
 }
 
 func (c codeBuildAPI) startBuild(ctx context.Context, w *startBuildWire) (any, error) {

@@ -322,7 +322,8 @@ func TestInputsArriveIntact(t *testing.T) {
 	}
 	check("StartBuild", sb)
 
-	sp := &codepipeline.StartPipelineExecutionInput{Name: aws.String("shop-release"), ClientRequestToken: aws.String("tok"),
+	e.cloud.AddPipeline("shop-image", "REASON")
+	sp := &codepipeline.StartPipelineExecutionInput{Name: aws.String("shop-image"), ClientRequestToken: aws.String("tok"),
 		Variables: []cptypes.PipelineVariable{{Name: aws.String("REASON"), Value: aws.String("secret rotated")}}}
 	if _, err := e.cp.StartPipelineExecution(ctx, sp); err != nil {
 		t.Fatal(err)
@@ -420,10 +421,67 @@ func TestOutputsArriveIntact(t *testing.T) {
 		same("ListBuildsForProject", got, want, gerr, werr)
 	}
 	{
-		in := &codebuild.BatchGetBuildsInput{Ids: []string{buildID}}
+		// A running build, a finished one and one that does not exist.
+		done, err := c.CodeBuild().StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("shop-golden-ami")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(25 * time.Minute)
+		c.FinishBuild(aws.ToString(done.Build.Id), "FAILED")
+		in := &codebuild.BatchGetBuildsInput{Ids: []string{buildID, aws.ToString(done.Build.Id), "shop-golden-ami:nope"}}
 		got, gerr := e.cb.BatchGetBuilds(ctx, in)
 		want, werr := c.CodeBuild().BatchGetBuilds(ctx, in)
 		same("BatchGetBuilds", got, want, gerr, werr)
+		if len(got.Builds) != 2 || got.Builds[0].StartTime == nil || got.Builds[0].Arn == nil || len(got.Builds[1].Phases) != 3 ||
+			!got.Builds[1].BuildComplete || !reflect.DeepEqual(got.BuildsNotFound, []string{"shop-golden-ami:nope"}) {
+			t.Errorf("BatchGetBuilds: %s", js(got))
+		}
+	}
+	{
+		in := &codebuild.StartBuildInput{ProjectName: aws.String("shop-golden-ami")}
+		got, gerr := e.cb.StartBuild(ctx, in)
+		want, werr := c.CodeBuild().BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: []string{aws.ToString(got.Build.Id)}})
+		if gerr != nil || werr != nil || !reflect.DeepEqual(got.Build, &want.Builds[0]) {
+			t.Errorf("StartBuild output %s (%v), want the build as BatchGetBuilds has it: %s (%v)", js(got.Build), gerr, js(want.Builds), werr)
+		}
+	}
+	{
+		// The same ClientToken answers the same version, in process and
+		// over HTTP alike.
+		in := &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: aws.String(a.Blue.LaunchTemplateID), SourceVersion: aws.String("1"),
+			ClientToken: aws.String("outputs"), VersionDescription: aws.String("kaizen: " + ami),
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(ami)}}
+		got, gerr := e.ec2.CreateLaunchTemplateVersion(ctx, in)
+		want, werr := c.EC2().CreateLaunchTemplateVersion(ctx, in)
+		same("CreateLaunchTemplateVersion", got, want, gerr, werr)
+		v := got.LaunchTemplateVersion
+		if v.LaunchTemplateData == nil || aws.ToString(v.LaunchTemplateData.ImageId) != ami || v.CreateTime == nil || v.CreatedBy == nil ||
+			v.DefaultVersion == nil || aws.ToString(v.LaunchTemplateName) == "" || aws.ToString(v.VersionDescription) != "kaizen: "+ami {
+			t.Errorf("CreateLaunchTemplateVersion output is not the whole version: %s", js(v))
+		}
+	}
+	{
+		in := &elbv2.ModifyListenerInput{ListenerArn: aws.String(a.ListenerARN), DefaultActions: []elbtypes.Action{{
+			Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: []elbtypes.TargetGroupTuple{
+				{TargetGroupArn: aws.String(a.Blue.TargetGroupARN), Weight: aws.Int32(30)}, {TargetGroupArn: aws.String(a.Green.TargetGroupARN), Weight: aws.Int32(70)}}}}}}
+		got, gerr := e.elb.ModifyListener(ctx, in)
+		want, werr := c.ELBv2().ModifyListener(ctx, in)
+		same("ModifyListener", got, want, gerr, werr)
+		d, err := c.ELBv2().DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: []string{a.ListenerARN}})
+		if err != nil || !reflect.DeepEqual(got.Listeners, d.Listeners) {
+			t.Errorf("ModifyListener output %s, want the listener as described: %s (%v)", js(got.Listeners), js(d), err)
+		}
+	}
+	{
+		in := &elbv2.ModifyRuleInput{RuleArn: aws.String(a.Preview.RuleARN), Actions: []elbtypes.Action{{
+			Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(a.Blue.TargetGroupARN)}}}
+		got, gerr := e.elb.ModifyRule(ctx, in)
+		want, werr := c.ELBv2().ModifyRule(ctx, in)
+		same("ModifyRule", got, want, gerr, werr)
+		d, err := c.ELBv2().DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{a.Preview.RuleARN}})
+		if err != nil || !reflect.DeepEqual(got.Rules, d.Rules) || got.Rules[0].IsDefault == nil {
+			t.Errorf("ModifyRule output %s, want the rule as described: %s (%v)", js(got.Rules), js(d), err)
+		}
 	}
 	{
 		in := &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("shop-release")}
@@ -473,6 +531,46 @@ func TestErrorsKeepTheirCodes(t *testing.T) {
 	var iie *cbtypes.InvalidInputException
 	if code := errorCode(t, err); code != "InvalidInputException" || !errors.As(err, &iie) {
 		t.Errorf("StartBuild without a project: code %q (%T %v)", code, err, err)
+	}
+
+	// What does not exist, or no longer does, as AWS reports it; the SDK
+	// resolves each code to its modeled error type where it has one.
+	_, err = e.sns.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(a.TopicARN + "-missing"), Message: aws.String("m")})
+	var snsNF *snstypes.NotFoundException
+	if code := errorCode(t, err); code != "NotFound" || !errors.As(err, &snsNF) {
+		t.Errorf("Publish to an unknown topic: code %q (%T %v)", code, err, err)
+	}
+	var cbNF *cbtypes.ResourceNotFoundException
+	_, err = e.cb.StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("no-such-project")})
+	if code := errorCode(t, err); code != "ResourceNotFoundException" || !errors.As(err, &cbNF) {
+		t.Errorf("StartBuild of an unknown project: code %q (%T %v)", code, err, err)
+	}
+	_, err = e.cb.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("no-such-project")})
+	if code := errorCode(t, err); code != "ResourceNotFoundException" || !errors.As(err, &cbNF) {
+		t.Errorf("ListBuildsForProject of an unknown project: code %q (%T %v)", code, err, err)
+	}
+	var cpNF *cptypes.PipelineNotFoundException
+	_, err = e.cp.StartPipelineExecution(ctx, &codepipeline.StartPipelineExecutionInput{Name: aws.String("no-such-pipeline")})
+	if code := errorCode(t, err); code != "PipelineNotFoundException" || !errors.As(err, &cpNF) {
+		t.Errorf("StartPipelineExecution of an unknown pipeline: code %q (%T %v)", code, err, err)
+	}
+	_, err = e.cp.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("no-such-pipeline")})
+	if code := errorCode(t, err); code != "PipelineNotFoundException" || !errors.As(err, &cpNF) {
+		t.Errorf("ListPipelineExecutions of an unknown pipeline: code %q (%T %v)", code, err, err)
+	}
+	var cpVal *cptypes.ValidationException
+	_, err = e.cp.StartPipelineExecution(ctx, &codepipeline.StartPipelineExecutionInput{Name: aws.String(a.Approval.Pipeline),
+		Variables: []cptypes.PipelineVariable{{Name: aws.String("UNDECLARED"), Value: aws.String("x")}}})
+	if code := errorCode(t, err); code != "ValidationException" || !errors.As(err, &cpVal) || !strings.Contains(err.Error(), "UNDECLARED") {
+		t.Errorf("StartPipelineExecution with an undeclared variable: code %q (%T %v)", code, err, err)
+	}
+	gone := e.cloud.NewAMI(a, "shop-golden-gone", "")
+	if _, err := e.ec2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(gone)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ec2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(gone)})
+	if code := errorCode(t, err); code != "InvalidAMIID.Unavailable" {
+		t.Errorf("DeregisterImage of a deregistered AMI: code %q (%v)", code, err)
 	}
 
 	// Injected faults: a server fault is a 503 the fleet retries; throttling
@@ -555,7 +653,8 @@ func TestBuildsAndPipelines(t *testing.T) {
 		t.Fatalf("BatchGetBuilds: %s, %v", js(bg), err)
 	}
 
-	sp, err := e.cp.StartPipelineExecution(ctx, &codepipeline.StartPipelineExecutionInput{Name: aws.String("shop-release"),
+	e.cloud.AddPipeline("shop-image", "ADVISORIES")
+	sp, err := e.cp.StartPipelineExecution(ctx, &codepipeline.StartPipelineExecutionInput{Name: aws.String("shop-image"),
 		Variables: []cptypes.PipelineVariable{{Name: aws.String("ADVISORIES"), Value: aws.String("ALAS2023-2025-001")}}})
 	if err != nil {
 		t.Fatal(err)
@@ -564,7 +663,7 @@ func TestBuildsAndPipelines(t *testing.T) {
 	if len(in.Variables) != 1 || aws.ToString(in.Variables[0].Value) != "ALAS2023-2025-001" {
 		t.Fatalf("StartPipelineExecution variables arrived as %s", js(in.Variables))
 	}
-	le, err := e.cp.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("shop-release")})
+	le, err := e.cp.ListPipelineExecutions(ctx, &codepipeline.ListPipelineExecutionsInput{PipelineName: aws.String("shop-image")})
 	if err != nil || len(le.PipelineExecutionSummaries) != 1 {
 		t.Fatalf("ListPipelineExecutions: %s, %v", js(le), err)
 	}
@@ -617,7 +716,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	if err := f.Notify(ctx, e.app, "hello", "from the environment"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := codebuild.NewFromConfig(cfg).StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("p")}); err != nil {
+	if _, err := codebuild.NewFromConfig(cfg).StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("shop-golden-ami")}); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.cloud.Published()) != 1 || len(e.cloud.Builds()) != 1 {
@@ -740,6 +839,7 @@ func TestServiceOf(t *testing.T) {
 func TestLogger(t *testing.T) {
 	var buf strings.Builder
 	c := sim.New(start)
+	c.AddTopic("arn:t")
 	srv := httptest.NewServer(New(c, WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))))
 	defer srv.Close()
 	client := sns.New(sns.Options{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
