@@ -15,6 +15,7 @@ LDFLAGS     := -s -w
 GOBUILD     := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RIE         := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+GREMLINS    := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 
 .PHONY: help
 help: ## list the targets
@@ -32,10 +33,19 @@ bin/.installed:
 	GOBIN=$(CURDIR)/bin $(GO) install $(RIE)
 	@touch $@
 
+# Gremlins is only for `make mutate`, so `make deps` (and CI) skip it. The
+# stamp names the pinned version: changing the pin reinstalls it.
+.PHONY: bin/.gremlins
+bin/.gremlins: bin/.gremlins-$(lastword $(subst @, ,$(GREMLINS)))
+bin/.gremlins-%:
+	GOBIN=$(CURDIR)/bin $(GO) install $(GREMLINS)
+	@rm -f bin/.gremlins-* && touch $@
+
 # Debian packages the tests run for real: shells the env files are sourced
-# by, gcc and libsystemd for the systemd-format oracle. Installed only when
+# by, gcc and libsystemd for the systemd-format oracle, and the linters of
+# the reference image build (ansible, packer, shellcheck, jq). Installed only when
 # missing, so a machine that has them needs no network.
-APT_PACKAGES := bash dash coreutils gcc libc6-dev libsystemd-shared
+APT_PACKAGES := bash dash coreutils gcc libc6-dev libsystemd-shared ansible-core ansible-lint packer shellcheck jq
 
 .PHONY: os-deps
 os-deps:
@@ -70,7 +80,7 @@ define build_functions
 	GOOS=linux GOARCH=$(2) $(GOBUILD) -o $(BUILD)/.tmp-$(1)/ ./functions/...
 	@for f in $(FUNCTIONS); do mkdir -p $(BUILD)/$(1)/$$f && mv $(BUILD)/.tmp-$(1)/$$f $(BUILD)/$(1)/$$f/bootstrap; done
 	@rm -rf $(BUILD)/.tmp-$(1)
-	@ls -l $(BUILD)/$(1)/*/bootstrap | awk '{printf "  %-40s %6.2f MB\n", $$9, $$5/1048576}'
+	@ls -l $(BUILD)/$(1)/*/bootstrap | awk '{printf "  %-40s %6.2f MiB\n", $$9, $$5/1048576}'
 endef
 
 build-arm64:
@@ -84,8 +94,12 @@ demo: ## replay a whole release day on the simulated AWS
 	$(GO) run ./cmd/kaizen demo
 
 .PHONY: test
-test: deps build-host ## run everything CI runs: lint, unit, dynalite, emulator, CDK and fuzz tests
+test: deps build-host ## run everything CI runs: lint, every test under -race, the full storms, fuzz; slowest packages
 	scripts/test.sh
+
+.PHONY: mutate
+mutate: deps bin/.gremlins ## mutation testing (Gremlins) of release, config, steps, envfile: efficacy per package; not in CI
+	scripts/mutate.sh
 
 .PHONY: lint
 lint: deps ## gofmt, go vet, staticcheck, go mod tidy
@@ -96,8 +110,9 @@ synth: deps build ## synthesize the CDK app into cdk.out (no AWS credentials nee
 	npx --no-install cdk synth --quiet
 
 .PHONY: bench
-bench: deps build ## print the benchmark table (calls, handler and planner time, sizes, start-up, demo, ALAS)
+bench: deps build ## print the benchmark tables (calls, handler and planner time, sizes, start-up, demo, ALAS; ticks and rollbacks at 1-500 apps)
 	$(GO) run ./cmd/kaizen bench
+	$(GO) run ./cmd/kaizen bench --scale 1,10,100,500
 
 .PHONY: clean
 clean: ## remove build output

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -340,6 +341,18 @@ func writeManifest(path string, m Manifest) error {
 	return nil
 }
 
+// lockedWriter serialises writes that share a lock.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // runner runs the package manager, logging each command.
 type runner struct {
 	stderr io.Writer
@@ -350,7 +363,10 @@ type runner struct {
 func (r *runner) run(ctx context.Context, cmd Command, out io.Writer) error {
 	fmt.Fprintf(r.stderr, "+ %s\n", cmd)
 	c := exec.CommandContext(ctx, cmd.Name, cmd.Args...)
-	c.Stdout, c.Stderr = out, r.stderr
+	// exec copies stdout and stderr in two goroutines; out may also write
+	// to the log, so both go through one lock.
+	var mu sync.Mutex
+	c.Stdout, c.Stderr = &lockedWriter{mu: &mu, w: out}, &lockedWriter{mu: &mu, w: r.stderr}
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
