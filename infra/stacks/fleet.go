@@ -39,6 +39,8 @@ type FleetStackProps struct {
 	AvailabilityZones []string
 	// MaxCapacity of each color (default 10).
 	MaxCapacity int
+	// Scaling is both colors' scaling policies (default DefaultScaling).
+	Scaling *Scaling
 }
 
 // FleetStack is a blue/green fleet as kaizen expects one: a VPC, an ALB
@@ -55,6 +57,8 @@ type FleetStack struct {
 	Topic        awssns.Topic
 	// Alarms by role ("guard" or "capacity"), by color.
 	Alarms map[config.AlarmRole][]awscloudwatch.Alarm
+	// Policies are each color's scaling policies, from one definition.
+	Policies map[config.Color][]awsautoscaling.CfnScalingPolicy
 }
 
 // NewFleetStack builds the reference fleet.
@@ -71,6 +75,7 @@ func NewFleetStack(scope constructs.Construct, id string, props *FleetStackProps
 		Groups:       map[config.Color]awsautoscaling.AutoScalingGroup{},
 		Templates:    map[config.Color]awsec2.LaunchTemplate{},
 		Alarms:       map[config.AlarmRole][]awscloudwatch.Alarm{},
+		Policies:     map[config.Color][]awsautoscaling.CfnScalingPolicy{},
 	}
 	azs := props.AvailabilityZones
 	if len(azs) == 0 {
@@ -229,7 +234,8 @@ func NewFleetStack(scope constructs.Construct, id string, props *FleetStackProps
 			LaunchTemplate:       lt,
 			AutoScalingGroupName: jsii.String(cc.ASG),
 			// Zero is allowed so kaizen can retire the idle color; kaizen
-			// keeps the live color at or above the app's floor.
+			// keeps the live color at or above the app's floor (blue's is
+			// set below, from the first deploy).
 			MinCapacity: jsii.Number(0),
 			MaxCapacity: jsii.Number(float64(maxCapacity)),
 			// A golden image is healthy in about 7 minutes.
@@ -250,6 +256,11 @@ func NewFleetStack(scope constructs.Construct, id string, props *FleetStackProps
 			// group's properties change in the template, and kaizen owns
 			// it from the first release on.
 			groupProps.DesiredCapacity = jsii.Number(float64(app.Floor))
+			// Never zero, from the first deploy: the live group's MinSize
+			// is the floor, so not even its own scaling policies take it
+			// lower. Like the desired capacity, CloudFormation writes it
+			// again only when this group changes in the template.
+			groupProps.MinCapacity = jsii.Number(float64(min(app.Floor, maxCapacity)))
 		}
 		asg := awsautoscaling.NewAutoScalingGroup(stack, jsii.String(title+"Group"), groupProps)
 		if groupProps.DesiredCapacity != nil {
@@ -303,6 +314,15 @@ func NewFleetStack(scope constructs.Construct, id string, props *FleetStackProps
 		Conditions: &conditions,
 		Action:     awselasticloadbalancingv2.ListenerAction_Forward(&[]awselasticloadbalancingv2.IApplicationTargetGroup{s.TargetGroups[config.Green]}, nil),
 	})
+
+	// Both colors scale alike, on the groups' own policies: one definition.
+	scaling := DefaultScaling
+	if props.Scaling != nil {
+		scaling = *props.Scaling
+	}
+	for _, c := range config.Colors {
+		s.Policies[c] = addScaling(stack, c, scaling, s.Groups[c], alb, s.TargetGroups[c], listener, s.PreviewRule)
+	}
 
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	alarm := func(role config.AlarmRole, id, name, description string, metric awscloudwatch.IMetric, threshold, periods, datapoints float64) {
