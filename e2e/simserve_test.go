@@ -264,7 +264,7 @@ func operatorCLI(t *testing.T, bin, url, dynamo, table, cfgPath, ami1 string) {
 		t.Fatal(err)
 	}
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	d := &steps.Deps{
+	d := &steps.Reconciler{
 		Config: cfg,
 		Fleet: &cloud.Fleet{
 			EC2: ec2.New(ec2.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: &url}),

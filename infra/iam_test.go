@@ -52,11 +52,17 @@ func statements(tpl map[string]any) []statement {
 // they change nothing.
 var readOnlyExceptions = []string{
 	"autoscaling:DescribeAutoScalingGroups",
+	"autoscaling:DescribePolicies",
+	"autoscaling:DescribeScheduledActions",
 	"ec2:DescribeImages",
 	"ec2:DescribeLaunchTemplateVersions",
 	"elasticloadbalancing:DescribeListeners",
 	"elasticloadbalancing:DescribeRules",
 	"elasticloadbalancing:DescribeTargetHealth",
+	"rds:DescribeDBClusterSnapshots",
+	"rds:DescribeDBClusters",
+	"rds:DescribeDBInstances",
+	"rds:DescribeDBSnapshots",
 }
 
 // plumbing is what every function has besides its spec: writing its own
@@ -105,7 +111,10 @@ func TestIAM(t *testing.T) {
 	want := func(fn string) []string {
 		var out []string
 		for _, a := range access.Actions(fn) {
-			if !strings.HasPrefix(a, "codepipeline:") {
+			// The example refreshes no database: dbrefresh's grants
+			// besides the table resolve to nothing and are left out
+			// (TestDBRefreshLeastPrivilege checks them on the staging example).
+			if !strings.HasPrefix(a, "codepipeline:") && (fn != route.DBRefresh || strings.HasPrefix(a, "dynamodb:")) {
 				out = append(out, a)
 			}
 		}

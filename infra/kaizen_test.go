@@ -31,7 +31,7 @@ func alarmEvent(t *testing.T, name string) route.Envelope {
 	}
 	m["detail"].(map[string]any)["alarmName"] = name
 	b, _ = json.Marshal(m)
-	e, err := route.Decode(b)
+	e, err := route.DecodeEnvelope(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +144,8 @@ func TestKaizenStack(t *testing.T) {
 
 	t.Run("every rule of route.RulesFor is deployed with its exact pattern and targets its function with a dead-letter queue", func(t *testing.T) {
 		rules := resources(tpl, "AWS::Events::Rule")
-		if want := len(scoped) + 2; len(rules) != want {
-			t.Errorf("%d rules, want %d (route.RulesFor plus the tick and alaspoll schedules)", len(rules), want)
+		if want := len(scoped) + 3; len(rules) != want {
+			t.Errorf("%d rules, want %d (route.RulesFor plus the tick, alaspoll and dbrefresh schedules)", len(rules), want)
 		}
 		for _, r := range scoped {
 			b, _ := json.Marshal(r.Pattern)
@@ -242,7 +242,7 @@ func TestKaizenStack(t *testing.T) {
 	})
 
 	t.Run("tick and alaspoll run on schedules named after them", func(t *testing.T) {
-		want := map[string]string{route.Tick: "rate(1 minute)", route.ALASPoll: "rate(30 minutes)"}
+		want := map[string]string{route.Tick: "rate(1 minute)", route.ALASPoll: "rate(30 minutes)", route.DBRefresh: "rate(5 minutes)"}
 		for fn, expr := range want {
 			fnID := logicalID(k.Functions[fn].Lambda)
 			found := false
@@ -334,6 +334,33 @@ func TestKaizenStack(t *testing.T) {
 			}
 			if !has("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", logicalID(f.DeadLetters)) {
 				t.Errorf("%s: no dead-letter queue alarm notifying the ops topic", fn)
+			}
+		}
+	})
+
+	t.Run("malformed events, logged and dropped at the edge, are counted and alarmed on", func(t *testing.T) {
+		filters := resources(tpl, "AWS::Logs::MetricFilter")
+		alarms := resources(tpl, "AWS::CloudWatch::Alarm")
+		for _, fn := range route.Functions {
+			metric := "MalformedEvents-" + fn
+			counted := false
+			for _, f := range filters {
+				p := props(f)
+				trs, _ := p["MetricTransformations"].([]any)
+				if p["FilterPattern"] != stacks.MalformedFilterPattern || len(trs) != 1 {
+					continue
+				}
+				tr := trs[0].(map[string]any)
+				counted = counted || (tr["MetricName"] == metric && tr["MetricNamespace"] == stacks.MetricNamespace)
+			}
+			alarmed := false
+			for _, a := range alarms {
+				p := props(a)
+				actions, _ := p["AlarmActions"].([]any)
+				alarmed = alarmed || (p["MetricName"] == metric && p["Namespace"] == stacks.MetricNamespace && len(actions) == 1 && ref(actions[0]) == topicID)
+			}
+			if !counted || !alarmed {
+				t.Errorf("%s: malformed events counted %v, alarmed on the ops topic %v", fn, counted, alarmed)
 			}
 		}
 	})

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,8 +90,24 @@ func TestFleetStack(t *testing.T) {
 			if gp["AutoScalingGroupName"] != app.Color(c).ASG {
 				t.Errorf("%s: AutoScalingGroupName = %v, want %s", c, gp["AutoScalingGroupName"], app.Color(c).ASG)
 			}
-			if gp["MinSize"] != "0" || gp["HealthCheckType"] != "ELB" {
-				t.Errorf("%s: MinSize %v, HealthCheckType %v", c, gp["MinSize"], gp["HealthCheckType"])
+			// Never zero from the first deploy: blue, live, has MinSize at
+			// the floor; green may be retired to zero.
+			wantMin := "0"
+			if c == config.Blue {
+				wantMin = strconv.Itoa(app.Floor)
+			}
+			if gp["MinSize"] != wantMin || gp["HealthCheckType"] != "ELB" {
+				t.Errorf("%s: MinSize %v (want %s), HealthCheckType %v", c, gp["MinSize"], wantMin, gp["HealthCheckType"])
+			}
+			if c == config.Blue {
+				if n, err := strconv.Atoi(fmt.Sprint(gp["MinSize"])); err != nil || n < 1 {
+					t.Errorf("the live group's MinSize is %v, want at least 1", gp["MinSize"])
+				}
+			}
+			// Instances warm up as long as a golden image takes to be
+			// healthy; every scaling policy counts on it.
+			if gp["DefaultInstanceWarmup"] != float64(420) {
+				t.Errorf("%s: DefaultInstanceWarmup %v, want 420 s", c, gp["DefaultInstanceWarmup"])
 			}
 			if tgs := gp["TargetGroupARNs"].([]any); len(tgs) != 1 || ref(tgs[0]) != tg[c] {
 				t.Errorf("%s: group registers in %v, want only its own target group", c, tgs)
@@ -98,6 +116,59 @@ func TestFleetStack(t *testing.T) {
 			if ref(lt["LaunchTemplateId"]) != logicalID(f.Templates[c]) {
 				t.Errorf("%s: group launches from %v", c, lt)
 			}
+		}
+	})
+
+	t.Run("both groups scale alike: target tracking and predictive, on their own target group", func(t *testing.T) {
+		alb := ""
+		for id := range resources(tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer") {
+			alb = id
+		}
+		// label is the ResourceLabel of a color's ALB request count:
+		// "<alb full name>/<target group full name>".
+		label := func(c config.Color) string {
+			b, _ := json.Marshal(map[string]any{"Fn::Join": []any{"/", []any{
+				map[string]any{"Fn::GetAtt": []any{alb, "LoadBalancerFullName"}},
+				map[string]any{"Fn::GetAtt": []any{tg[c], "TargetGroupFullName"}},
+			}}})
+			return string(b)
+		}
+		js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+		joined := func(xs []string) string { xs = slices.Clone(xs); slices.Sort(xs); return strings.Join(xs, "\n") }
+		defs := map[config.Color][]string{}
+		for _, p := range resources(tpl, "AWS::AutoScaling::ScalingPolicy") {
+			pp := props(p)
+			var c config.Color
+			for _, col := range config.Colors {
+				if ref(pp["AutoScalingGroupName"]) == logicalID(f.Groups[col]) {
+					c = col
+				}
+			}
+			if c == "" {
+				t.Fatalf("a scaling policy of no color's group: %v", pp["AutoScalingGroupName"])
+			}
+			// The definition with the color's own label made generic.
+			def := strings.ReplaceAll(js(pp), label(c), `"<own target group>"`)
+			if strings.Contains(def, tg[c.Other()]) {
+				t.Errorf("%s's policy names %s's target group: %s", c, c.Other(), def)
+			}
+			defs[c] = append(defs[c], strings.ReplaceAll(def, logicalID(f.Groups[c]), "<own group>"))
+		}
+		for _, c := range config.Colors {
+			got := joined(defs[c])
+			for _, want := range []string{
+				`"PolicyType":"TargetTrackingScaling","TargetTrackingConfiguration":{"PredefinedMetricSpecification":{"PredefinedMetricType":"ALBRequestCountPerTarget","ResourceLabel":"<own target group>"}`,
+				`"PredefinedMetricType":"ASGAverageCPUUtilization"`,
+				`"PolicyType":"PredictiveScaling","PredictiveScalingConfiguration":{"MaxCapacityBreachBehavior":"HonorMaxCapacity","MetricSpecifications":[{"PredefinedMetricPairSpecification":{"PredefinedMetricType":"ALBRequestCount","ResourceLabel":"<own target group>"}`,
+				`"Mode":"ForecastAndScale"`,
+			} {
+				if !strings.Contains(got, want) {
+					t.Errorf("%s's policies lack %s:\n%s", c, want, got)
+				}
+			}
+		}
+		if b, g := joined(defs[config.Blue]), joined(defs[config.Green]); b != g || len(defs[config.Blue]) != 3 {
+			t.Errorf("the colors' policies differ (or are not three):\nblue  %s\ngreen %s", b, g)
 		}
 	})
 

@@ -41,12 +41,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	build := fs.String("build", "build/lambda", "where `make build` put the bootstraps")
 	runs := fs.Int("startup-runs", 20, "start-ups per function under the emulator (median reported)")
 	rie := fs.String("rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
+	scale := fs.String("scale", "", "measure ticks and rollbacks at these numbers of apps (comma-separated, e.g. 1,10,100,500) instead")
+	asJSON := fs.Bool("json", false, "with --scale: one JSON object per line")
 	if code, done := parseFlags(fs, "kaizen bench [flags]", args, stdout, stderr); done {
 		return code
 	}
 	cfg, err := config.Load(configPath(*cfgPath))
 	if err != nil {
 		return fail(stderr, 1, "%v", err)
+	}
+	if *scale != "" {
+		scales, err := parseScales(*scale)
+		if err != nil {
+			return fail(stderr, 2, "%v", err)
+		}
+		if err := runScale(ctx, cfg, scales, *asJSON, stdout); err != nil {
+			return fail(stderr, 1, "bench: %v", err)
+		}
+		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\tvalue\ttarget\t")
@@ -138,15 +150,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	// Demo wall time.
 	var walls []time.Duration
+	var day *DemoResult
 	for range 5 {
 		t0 := time.Now()
-		if _, err := Demo(ctx, cfg); err != nil {
+		res, err := Demo(ctx, cfg)
+		if err != nil {
 			return fail(stderr, 1, "bench demo: %v", err)
 		}
 		walls = append(walls, time.Since(t0))
+		day = res
 	}
 	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
 	row("demo wall time (median of 5)", walls[2].Round(time.Millisecond).String(), "< "+targetDemo.String())
+	// What the demo's day cost, beside the same day at fixed peak capacity.
+	c := day.Cost
+	for _, col := range config.Colors {
+		row(fmt.Sprintf("demo day instance-hours, %s (%.0f h)", col, c.Hours), fmt.Sprintf("%.1f", c.InstanceHours[string(col)]), "")
+	}
+	row("demo day instance-hours, total", fmt.Sprintf("%.1f", c.Total), fmt.Sprintf("< %.1f (fixed peak: %d × %.0f h)", c.FixedPeak, c.PeakDesired, c.Hours))
 
 	// ALAS parse of a 5,000-item feed.
 	doc := benchFeed(5000)

@@ -48,6 +48,8 @@ type AppSummary struct {
 	Alarms        int    `json:"alarms"`
 	GuardAlarms   int    `json:"guardAlarms"`
 	CapacityAlarm int    `json:"capacityAlarms"`
+	// DBRefresh says where the app's database is refreshed from.
+	DBRefresh string `json:"dbRefresh,omitempty"`
 }
 
 // ConfigError is one problem; Field is empty when the file is not JSON.
@@ -126,6 +128,9 @@ func runConfigCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(&b, "%s: blue %s, green %s; floor %d, preview %d, bake %dm, window %s, %d alarm%s (%d guard, %d capacity)\n",
 			a.Name, a.Blue, a.Green, a.Floor, a.PreviewSize, a.BakeMinutes, window, a.Alarms, configPlural(a.Alarms), a.GuardAlarms, a.CapacityAlarm)
+		if a.DBRefresh != "" {
+			fmt.Fprintf(&b, "%s: database %s\n", a.Name, a.DBRefresh)
+		}
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)
@@ -157,6 +162,7 @@ func CheckConfig(path string) ConfigCheck {
 		if a.ChangeWindow != nil {
 			s.Window = a.ChangeWindow.String()
 		}
+		s.DBRefresh = describeDBRefresh(f, a)
 		for _, al := range a.Alarms {
 			switch al.Role {
 			case config.RoleGuard:

@@ -6,12 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/dbrefresh"
 	"github.com/kaizen-sre/kaizen/shared/lab"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
@@ -32,6 +39,8 @@ type DemoStep struct {
 	Preview    string            `json:"preview"`
 	Mutations  int               `json:"mutations"`
 	Violations []string          `json:"violations,omitempty"`
+	// Database is the staging database on the weekend's refresh steps.
+	Database string `json:"database,omitempty"`
 }
 
 // DemoResult is what `kaizen demo --json` prints.
@@ -43,7 +52,30 @@ type DemoResult struct {
 	History    []release.Release `json:"history"`
 	Violations int               `json:"violations"`
 	Calls      map[string]int    `json:"mutatingCalls"`
-	WallTime   string            `json:"wallTime"`
+	// Weekend are the steps of the staging app's weekend before the day,
+	// Refreshes its database refreshes (demo_staging.go).
+	Weekend   []DemoStep          `json:"weekend,omitempty"`
+	Refreshes []dbrefresh.Refresh `json:"refreshes,omitempty"`
+	Cost      DemoCost            `json:"cost"`
+	WallTime  string              `json:"wallTime"`
+}
+
+// DemoCost is what the simulated day's capacity cost, in the instance-hours
+// EC2 bills, beside the same day at fixed peak capacity.
+type DemoCost struct {
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+	Hours float64   `json:"hours"`
+	// InstanceHours per color: every instance from launch to termination,
+	// previews and bakes included.
+	InstanceHours map[string]float64 `json:"instanceHours"`
+	Total         float64            `json:"total"`
+	// PeakDesired is the live color's highest desired capacity of the
+	// day; FixedPeak is the day at that capacity from start to end, for
+	// the live color alone (releases not even counted): capacity
+	// scheduled for the morning peak.
+	PeakDesired int     `json:"peakDesired"`
+	FixedPeak   float64 `json:"fixedPeak"`
 }
 
 type demo struct {
@@ -52,6 +84,7 @@ type demo struct {
 	app   *config.App
 	steps []DemoStep
 	bad   int
+	peak  int // the live color's highest desired capacity so far
 }
 
 var demoDay = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -63,7 +96,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, done := parseFlags(fs, "kaizen demo [--json] [--config FILE]", args, stdout, stderr); done {
 		return code
 	}
-	cfg, err := config.Load(configPath(*cfgPath))
+	path := configPath(*cfgPath)
+	if *cfgPath == "" && os.Getenv("KAIZEN_CONFIG") == "" {
+		path = demoConfig
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return fail(stderr, 1, "%v", err)
 	}
@@ -91,10 +128,31 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // Demo replays a release day for the first app on a fresh simulated AWS
 // and checks every invariant after every step.
 func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
+	// The weekend before: staging's database refreshed, Monday's image
+	// tried on staging.
+	var early []DemoStep
+	var earlyBad int
+	var refreshes []dbrefresh.Refresh
+	if s := stagingOf(cfg); s != nil {
+		var err error
+		if early, earlyBad, refreshes, err = weekend(ctx, cfg, s); err != nil {
+			return nil, err
+		}
+	}
 	l := lab.New(cfg, demoDay, io.Discard)
 	d := &demo{ctx: ctx, lab: l, app: &cfg.Apps[0]}
 	app := d.app
 	mk := l.Maker
+	// Both colors carry the reference scaling policies, but last week
+	// someone tightened blue's CPU target by hand: staging copies it to
+	// green.
+	if err := l.Cloud.AddScalingPolicy(&autoscaling.PutScalingPolicyInput{
+		AutoScalingGroupName: aws.String(app.Blue.ASG), PolicyName: aws.String(app.Blue.ASG + "-Cpu"), PolicyType: aws.String("TargetTrackingScaling"),
+		TargetTrackingConfiguration: &astypes.TargetTrackingConfiguration{TargetValue: aws.Float64(40),
+			PredefinedMetricSpecification: &astypes.PredefinedMetricSpecification{PredefinedMetricType: astypes.MetricTypeASGAverageCPUUtilization}},
+	}); err != nil {
+		return nil, err
+	}
 	d.record("start", "", nil)
 
 	approval := func(exec, state string) []byte {
@@ -107,16 +165,21 @@ func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
 	ami1 := l.Cloud.NewAMI(app, app.Name+"-golden-2026-11-24-1", "exec-1001")
 	d.send("AMI "+ami1+" available", route.Stage, mk.AMI(ami1, "available", l.Cloud.Now()))
 	d.send("approval action started (exec-1001)", route.Promote, approval("exec-1001", "STARTED"))
-	// The morning peak: the live color steps up while load is high.
+	// The morning peak: the live color steps up while load is high, and
+	// again after the cooldown while it stays in ALARM.
 	if capacity != "" {
 		d.until(9, 30)
 		d.send("alarm "+capacity+" ALARM (morning peak)", route.Guard, mk.Alarm(capacity, "ALARM", "OK", "Threshold Crossed: CPU 81% > 70%", l.Cloud.Now()))
-		d.until(9, 50)
-		d.send("alarm "+capacity+" OK", route.Guard, mk.Alarm(capacity, "OK", "ALARM", "Threshold Crossed: CPU 45% < 70%", l.Cloud.Now()))
 	}
+	// The approval during the peak: green gets blue's current need.
 	d.until(10, 30)
 	d.send("approved in the pipeline (exec-1001)", route.Promote, approval("exec-1001", "SUCCEEDED"))
-	d.until(12, 0)
+	// Lunchtime: the load falls, the alarm is OK, and after its cooldown
+	// the live color steps back down to what it had before the peak.
+	if capacity != "" {
+		d.until(12, 30)
+		d.send("alarm "+capacity+" OK (load falls)", route.Guard, mk.Alarm(capacity, "OK", "ALARM", "Threshold Crossed: CPU 38% < 70%", l.Cloud.Now()))
+	}
 
 	// Afternoon: AMI 2 is previewed and rejected.
 	d.until(13, 0)
@@ -138,9 +201,9 @@ func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
 		d.until(14, 50)
 		d.send("alarm "+guard+" ALARM", route.Guard, mk.Alarm(guard, "ALARM", "OK", "Threshold Crossed: 1 datapoint [57.0] was greater than the threshold (10.0)", l.Cloud.Now()))
 	}
-	d.until(16, 0)
+	d.until(18, 0)
 
-	res := &DemoResult{App: app.Name, Steps: d.steps, Violations: d.bad, Calls: l.Cloud.Mutations()}
+	res := &DemoResult{App: app.Name, Steps: d.steps, Weekend: early, Violations: d.bad + earlyBad, Refreshes: refreshes, Calls: l.Cloud.Mutations(), Cost: d.cost()}
 	var err error
 	if res.Final, err = l.Store.Load(ctx, app.Name); err != nil {
 		return nil, err
@@ -152,6 +215,37 @@ func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// cost sums the day's instance-hours per color.
+func (d *demo) cost() DemoCost {
+	c := DemoCost{From: demoDay, To: d.lab.Cloud.Now(), InstanceHours: map[string]float64{}, PeakDesired: d.peak}
+	c.Hours = c.To.Sub(c.From).Hours()
+	hours := d.lab.Cloud.InstanceHours()
+	for _, col := range config.Colors {
+		h := hours[d.app.Color(col).ASG]
+		c.InstanceHours[string(col)] = h
+		c.Total += h
+	}
+	c.FixedPeak = float64(c.PeakDesired) * c.Hours
+	return c
+}
+
+// String renders the cost for people.
+func (c DemoCost) String() string {
+	var parts []string
+	for _, col := range config.Colors {
+		parts = append(parts, fmt.Sprintf("%s %.1f", col, c.InstanceHours[string(col)]))
+	}
+	saving := ""
+	if c.FixedPeak > 0 {
+		saving = fmt.Sprintf(" (%.0f%% less)", 100*(1-c.Total/c.FixedPeak))
+		if c.Total > c.FixedPeak {
+			saving = fmt.Sprintf(" (%.0f%% MORE)", 100*(c.Total/c.FixedPeak-1))
+		}
+	}
+	return fmt.Sprintf("instance-hours %s–%s (%.0f h): %s, total %.1f; at fixed peak capacity (%d all day, releases not counted) %.1f%s",
+		c.From.Format("15:04"), c.To.Format("15:04"), c.Hours, strings.Join(parts, ", "), c.Total, c.PeakDesired, c.FixedPeak, saving)
 }
 
 // until ticks every minute up to hh:mm of the demo day.
@@ -225,6 +319,9 @@ func (d *demo) record(label, function string, changes []string) {
 		}
 		step.Preview = string(obs.Preview)
 	}
+	if err == nil {
+		d.peak = max(d.peak, obs.Color(obs.Live()).Desired)
+	}
 	if st, err := d.lab.Store.Load(ctx, d.app.Name); err == nil && st.Active != nil {
 		step.Release = fmt.Sprintf("%s %s on %s", short(st.Active.AMI), st.Active.State, st.Active.Color)
 	}
@@ -270,7 +367,7 @@ func printTimeline(w io.Writer, cfg *config.File, res *DemoResult) {
 		res.App, cfg.Region, cfg.Account, demoDay.Format("Mon 2006-01-02"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tEVENT\tFUNCTION\tWHAT CHANGED\tPUBLIC b/g\tBLUE min/des/max healthy AMI\tGREEN min/des/max healthy AMI\tPREVIEW\tRELEASE")
-	for _, s := range res.Steps {
+	for _, s := range append(slices.Clone(res.Weekend), res.Steps...) {
 		changes := strings.Join(s.Changes, "; ")
 		if changes == "" {
 			changes = "-"
@@ -280,11 +377,14 @@ func printTimeline(w io.Writer, cfg *config.File, res *DemoResult) {
 			fn = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s %d %s\t%s %d %s\t%s\t%s\n",
-			s.At.Format("15:04"), s.Event, fn, changes,
+			demoTime(s.At), s.Event, fn, changes,
 			s.Traffic["blue"], s.Traffic["green"],
 			s.Capacity["blue"], s.Healthy["blue"], short(s.AMI["blue"]),
 			s.Capacity["green"], s.Healthy["green"], short(s.AMI["green"]),
 			s.Preview, orDash(s.Release))
+		if s.Database != "" {
+			fmt.Fprintf(tw, "\tstaging db %s\n", s.Database)
+		}
 		for _, v := range s.Violations {
 			fmt.Fprintf(tw, "\t!! %s\n", v)
 		}
@@ -299,7 +399,9 @@ func printTimeline(w io.Writer, cfg *config.File, res *DemoResult) {
 		}
 		fmt.Fprintf(w, "  %s (%s) on %s: %s\n", r.AMI, r.AMIName, r.Color, strings.Join(path, " → "))
 	}
+	printRefreshLedger(w, res.Refreshes)
 	fmt.Fprintf(w, "\nmutating AWS calls: %s\n", joinCounts(res.Calls))
+	fmt.Fprintf(w, "%s\n", res.Cost)
 	if res.Violations == 0 {
 		fmt.Fprintf(w, "invariants: all held after every one of %d steps (wall time %s)\n", len(res.Steps), res.WallTime)
 	} else {

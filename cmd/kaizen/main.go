@@ -25,6 +25,10 @@ Usage:
   kaizen states [--dot|--mermaid]           a release's states and allowed transitions (README's diagram)
   kaizen promote|rollback|abort|resume --app A [--dry-run]
                                             a person's command, through the same checks as the events
+  kaizen dbrefresh start|abort|status|history --app A [--dry-run]
+                                            refresh staging's database from production's newest snapshot
+                                            (or stop one before its swap); its state and ledger
+  kaizen dbrefresh states                   a refresh's states and allowed transitions (README's diagram)
   kaizen images prune --app A --keep N [--dry-run]
                                             deregister old AMIs (and snapshots) nothing uses
   kaizen envfile render [flags]             render a Secrets Manager JSON secret as an env file
@@ -76,6 +80,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSim(ctx, rest, stdout, stderr)
 	case "images":
 		return runImages(ctx, rest, stdout, stderr)
+	case "dbrefresh":
+		return runDBRefresh(ctx, rest, stdout, stderr)
 	case "image":
 		return runImage(ctx, rest, stdout, stderr)
 	case "config":

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,51 @@ func TestDemo(t *testing.T) {
 	if res.Violations != 0 || len(res.History) != 3 || res.Final.Active != nil {
 		t.Fatalf("demo result: %d violations, %d releases, active %+v", res.Violations, len(res.History), res.Final.Active)
 	}
+	demoCapacityFollowsLoad(t, &res)
+}
+
+// The demo's acceptance for capacity: the live color's desired capacity
+// rises at the morning peak and comes back down later in the day, never
+// below the floor, and the day costs fewer instance-hours than at fixed
+// peak capacity.
+func demoCapacityFollowsLoad(t *testing.T, res *DemoResult) {
+	t.Helper()
+	cfg, err := config.Load("examples/kaizen.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := cfg.Apps[0].Floor
+	var live []int
+	peakAt, downAt := -1, -1
+	for i, s := range res.Steps {
+		col := "blue"
+		if s.Traffic["green"] > s.Traffic["blue"] {
+			col = "green"
+		}
+		var mn, des, mx int
+		if _, err := fmt.Sscanf(s.Capacity[col], "%d/%d/%d", &mn, &des, &mx); err != nil {
+			t.Fatalf("step %d capacity %q: %v", i, s.Capacity[col], err)
+		}
+		if des < floor || mn < floor {
+			t.Errorf("%s %s: live %s at %s, below the floor %d", s.At.Format("15:04"), s.Event, col, s.Capacity[col], floor)
+		}
+		if len(live) > 0 && des > live[len(live)-1] && peakAt < 0 {
+			peakAt = i
+		}
+		if peakAt >= 0 && des < live[len(live)-1] && downAt < 0 {
+			downAt = i
+		}
+		live = append(live, des)
+	}
+	if peakAt < 0 || downAt < 0 || res.Steps[peakAt].At.Hour() >= 12 || res.Steps[downAt].At.Hour() < 12 {
+		t.Errorf("live desired over the day %v: want it to rise in the morning and fall in the afternoon", live)
+	}
+	if c := res.Cost; c.Total <= 0 || c.Total >= c.FixedPeak || c.PeakDesired <= floor || c.InstanceHours["blue"] <= 0 || c.InstanceHours["green"] <= 0 {
+		t.Errorf("cost: %+v; want per-color instance-hours below the fixed-peak figure", c)
+	}
+	if !slices.ContainsFunc(res.Steps, func(s DemoStep) bool { return slices.Contains(s.Changes, "put green scaling policy shop-green-Cpu") }) {
+		t.Errorf("staging did not copy blue's hand-tuned CPU policy to green")
+	}
 }
 
 func TestReplay(t *testing.T) {
@@ -171,7 +218,7 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
 	url := aws.String(srv.URL)
-	d := &steps.Deps{
+	d := &steps.Reconciler{
 		Config: cfg,
 		Fleet: &cloud.Fleet{
 			EC2: ec2.New(ec2.Options{Region: cfg.Region, Credentials: creds, BaseEndpoint: url}),

@@ -49,7 +49,7 @@ func (o *opsFlags) register(fs *flag.FlagSet, mutating bool) {
 
 // opsDeps builds the release-step dependencies from the SDK's usual
 // credential chain, with optional endpoints.
-func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Deps, []*config.App, error) {
+func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Reconciler, []*config.App, error) {
 	cfg, err := config.Load(configPath(o.config))
 	if err != nil {
 		return nil, nil, err
@@ -82,7 +82,7 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Deps, [
 		}
 		return aws.String(u)
 	}
-	d := &steps.Deps{
+	d := &steps.Reconciler{
 		Config: cfg,
 		Fleet: &cloud.Fleet{
 			EC2:      ec2.NewFromConfig(awsCfg, func(op *ec2.Options) { op.BaseEndpoint = ep(o.endpoint) }),
@@ -102,7 +102,7 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Deps, [
 
 // opsSetup parses an operator command's flags (extra adds its own) and
 // builds its dependencies; nil Deps means stop with code (0 after --help).
-func opsSetup(ctx context.Context, name, synopsis string, args []string, stdout, stderr io.Writer, mutating bool, extra func(*flag.FlagSet)) (*opsFlags, *steps.Deps, []*config.App, int) {
+func opsSetup(ctx context.Context, name, synopsis string, args []string, stdout, stderr io.Writer, mutating bool, extra func(*flag.FlagSet)) (*opsFlags, *steps.Reconciler, []*config.App, int) {
 	o := &opsFlags{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	o.register(fs, mutating)
@@ -129,6 +129,8 @@ type AppStatus struct {
 	Observed release.Observed `json:"observed"`
 	State    release.AppState `json:"state"`
 	Waiting  []string         `json:"waiting"`
+	// Database is the app's database, for an app whose dbRefresh refreshes it.
+	Database *DatabaseStatus `json:"database,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -149,7 +151,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		// What the next tick would do, without doing it: that is what the
 		// release waits for.
 		plan := release.Decide(app, st, obs, time.Now().UTC(), release.Event{Kind: release.EvTick})
-		all = append(all, AppStatus{App: app.Name, Live: string(obs.Live()), Observed: obs, State: st, Waiting: plan.Notes})
+		db, err := statusDatabase(ctx, o, d.Config, d.Store, app, stderr)
+		if err != nil {
+			return fail(stderr, 1, "status: %v", hint(err))
+		}
+		all = append(all, AppStatus{App: app.Name, Live: string(obs.Live()), Observed: obs, State: st, Waiting: plan.Notes, Database: db})
 	}
 	if o.json {
 		return printJSON(stdout, stderr, all)
@@ -204,6 +210,7 @@ func printStatus(w io.Writer, s AppStatus) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", label, n)
 	}
+	printDatabase(tw, s.Database)
 	tw.Flush()
 	fmt.Fprintln(w)
 }
@@ -243,6 +250,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	tw.Flush()
+	if err := refreshLedger(ctx, d.Store, apps, stdout); err != nil {
+		return fail(stderr, 1, "history: %v", hint(err))
+	}
 	return 0
 }
 

@@ -146,13 +146,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail(stderr, 2, "%v", err)
 		}
-		e, err := route.Decode(raw)
+		e, err := route.DecodeEnvelope(raw)
 		if err != nil {
 			return fail(stderr, 2, "%s: %v", file, err)
 		}
 		ev := replayEvent{file: file, raw: raw}
-		if t, err := time.Parse(time.RFC3339, e.Time); err == nil {
-			ev.at = t.UTC()
+		if !e.Time.IsZero() {
+			ev.at = e.Time.UTC()
 		}
 		// The pattern alone picks the function, so a malformed detail
 		// reaches its handler and gets the handler's error.
@@ -294,7 +294,7 @@ func (r *replayer) event(ev replayEvent, late string) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, steps.ErrMalformed):
+	case errors.Is(err, route.ErrMalformed):
 		return fmt.Errorf("%s: %w", ev.file, err)
 	default:
 		return fmt.Errorf("%s: %s failed: %w", ev.file, ev.function, err)

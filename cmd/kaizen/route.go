@@ -6,13 +6,17 @@ import (
 	"io"
 	"os"
 
+	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
-// runRoute prints the function whose generic pattern takes the event.
+// runRoute prints the function whose generic pattern takes the event; with
+// a configuration (--config, $KAIZEN_CONFIG or the example) the database
+// refresh's events are checked against it as dbrefresh checks them.
 func runRoute(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("route", flag.ContinueOnError)
-	if code, done := parseFlags(fs, "kaizen route FILE", args, stdout, stderr); done {
+	cfgPath := fs.String("config", "", "configuration file (default examples/kaizen.json, or $KAIZEN_CONFIG; without one, only the generic patterns)")
+	if code, done := parseFlags(fs, "kaizen route [--config FILE] FILE", args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -23,11 +27,16 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, 2, "%v", err)
 	}
-	e, err := route.Decode(b)
+	e, err := route.DecodeEnvelope(b)
 	if err != nil {
 		return fail(stderr, 2, "%s: %v", file, err)
 	}
 	res := route.Route(e)
+	if cfg, err := config.Load(configPath(*cfgPath)); err == nil {
+		res = route.RouteFor(cfg, e)
+	} else if *cfgPath != "" {
+		return fail(stderr, 2, "%v", err)
+	}
 	out := map[string]any{"function": res.Function}
 	if res.Function != "" {
 		out["fields"] = res.Fields

@@ -75,6 +75,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for i := range cfg.Apps {
 		app := &cfg.Apps[i]
 		ami := c.SeedApp(app)
+		c.SeedDBRefresh(cfg, app) // production's and staging's databases, for dbRefresh
 		log.Info("seeded app", "app", app.Name, "live", "blue", "ami", ami, "floor", app.Floor)
 	}
 

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
@@ -22,6 +21,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/secretchange"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
@@ -44,10 +44,10 @@ func main() {
 			Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: db},
 			Notifier:       notifier,
 			ReleaseVersion: release.ReleaseVersion,
-		}, Before: func(ctx context.Context, app *config.App) error {
-			_, err := secrets.StartPending(ctx, app)
+		}, Pending: secrets}
+		return func(ctx context.Context, e route.Event) error {
+			_, err := h.HandleEvent(ctx, e)
 			return err
-		}}
-		return func(ctx context.Context, raw json.RawMessage) error { return h.Handle(ctx, raw) }, nil
+		}, nil
 	})
 }

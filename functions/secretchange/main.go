@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
@@ -17,6 +16,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/secretchange"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
@@ -31,6 +31,9 @@ func main() {
 			Store:     db,
 			Pending:   db, // a change during a running build is rebuilt by alaspoll after it
 		}
-		return func(ctx context.Context, raw json.RawMessage) error { return h.Handle(ctx, raw) }, nil
+		return func(ctx context.Context, e route.Event) error {
+			_, err := h.HandleEvent(ctx, e)
+			return err
+		}, nil
 	})
 }

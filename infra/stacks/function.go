@@ -165,8 +165,27 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 		f.Lambda.MetricThrottles(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}))
 	alarm("DeadLettersVisible", "events are waiting in the dead-letter queue: inspect them, fix the cause, redrive",
 		f.DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}))
+	// A malformed event is logged and dropped at the edge (lambdamain.Edge):
+	// retrying it cannot help, so it never reaches the dead-letter queue.
+	// Its log line carries "malformed": true, which this filter counts.
+	malformed := awslogs.NewMetricFilter(c, jsii.String("MalformedEvents"), &awslogs.MetricFilterProps{
+		LogGroup:        logs,
+		FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(MalformedFilterPattern)),
+		MetricNamespace: jsii.String(MetricNamespace),
+		MetricName:      jsii.String("MalformedEvents-" + spec.Name),
+		MetricValue:     jsii.String("1"),
+	})
+	alarm("Malformed", "malformed events were dropped: find the \"malformed event dropped\" log lines and fix their sender",
+		malformed.Metric(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}))
 	return f
 }
+
+// MetricNamespace is where kaizen's own metrics go.
+const MetricNamespace = "kaizen"
+
+// MalformedFilterPattern finds the log line lambdamain.Edge writes for a
+// malformed event it drops.
+const MalformedFilterPattern = "{ $.malformed IS TRUE }"
 
 // EventPattern converts a route.Pattern into the CDK's EventPattern, keeping
 // every value, so the deployed rule is exactly the pattern the functions

@@ -48,6 +48,17 @@ const (
 	// ScopeLatestAL2023 is AWS's public parameters that name the newest
 	// Amazon Linux AMIs (alaspoll reads the AL2023 release version there).
 	ScopeLatestAL2023 Scope = "latest-al-parameters"
+
+	// The database refresh's scopes (dbrefresh.go): production's snapshots
+	// may only be copied from; everything that changes is staging's.
+	ScopeRDSDescribe         Scope = "rds-describe"
+	ScopeProductionSnapshots Scope = "production-snapshots"
+	ScopeStagingDatabases    Scope = "staging-databases"
+	ScopeScrubProject        Scope = "scrub-project"
+	ScopeStagingSecret       Scope = "staging-secret"
+	ScopeStagingKey          Scope = "staging-key"
+	ScopeStagingKeyGrant     Scope = "staging-key-grant"
+	ScopeRefreshTopic        Scope = "refresh-topic"
 )
 
 // Grant is a group of actions a function calls and what they are scoped to.
@@ -96,8 +107,12 @@ const GuardReservedConcurrency = 5
 
 // ReadOnlyActions are the only actions that may have the resource "*": IAM
 // has no resource-level permissions for them, and they change nothing.
-var ReadOnlyActions = []string{
+var ReadOnlyActions = append(slices.Clone(fleetReadOnly), rdsReadOnly...)
+
+var fleetReadOnly = []string{
 	"autoscaling:DescribeAutoScalingGroups",
+	"autoscaling:DescribePolicies",
+	"autoscaling:DescribeScheduledActions",
 	"ec2:DescribeImages",
 	"ec2:DescribeLaunchTemplateVersions",
 	"elasticloadbalancing:DescribeListeners",
@@ -110,15 +125,23 @@ var ReadOnlyActions = []string{
 // from shared/access (GrantsFor), the same table the functions consult
 // before they act. An action in two grants (RunInstances, checked on the
 // template and on what a launch creates) is granted through both.
-var grantCatalog = []Grant{
+var grantCatalog = append([]Grant{
 	// These Describe actions have no resource-level permissions in IAM:
 	// "*" is the only resource they accept. They are read-only.
-	{Sid: "ObserveFleet", Scope: ScopeNoResourceLevel, Actions: ReadOnlyActions},
+	{Sid: "ObserveFleet", Scope: ScopeNoResourceLevel, Actions: fleetReadOnly},
 	{Sid: "PutAMIOnColor", Scope: ScopeLaunchTemplates, Actions: []string{"ec2:CreateLaunchTemplateVersion"}},
 	{Sid: "SizeColors", Scope: ScopeAutoScalingGroups, Actions: []string{
 		"autoscaling:UpdateAutoScalingGroup",
 		"autoscaling:SuspendProcesses",
 		"autoscaling:ResumeProcesses",
+	}},
+	// The new color's scaling policies and scheduled actions follow the
+	// live color's; all four take the group's ARN as their resource.
+	{Sid: "MatchColorScaling", Scope: ScopeAutoScalingGroups, Actions: []string{
+		"autoscaling:PutScalingPolicy",
+		"autoscaling:DeletePolicy",
+		"autoscaling:PutScheduledUpdateGroupAction",
+		"autoscaling:DeleteScheduledAction",
 	}},
 	// UpdateAutoScalingGroup with a launch template checks that the caller
 	// could launch from it: ec2:RunInstances on the template, on the
@@ -141,9 +164,9 @@ var grantCatalog = []Grant{
 	{Sid: "ReadLatestAL2023", Scope: ScopeLatestAL2023, Actions: []string{"ssm:GetParameter"}},
 	{Sid: "Notify", Scope: ScopeTopic, Actions: []string{"sns:Publish"}},
 	{Sid: "ReleaseState", Scope: ScopeTable, Actions: []string{
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem",
+		"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem",
 	}},
-}
+}, dbRefreshGrants...)
 
 // GrantsFor derives a function's grants from the actions shared/access
 // says it needs, each scoped as grantCatalog says. It panics if an action
@@ -156,6 +179,9 @@ func GrantsFor(function string) []Grant {
 	var out []Grant
 	scoped := map[string]bool{}
 	for _, g := range grantCatalog {
+		if owners, ok := scopeOwners[g.Scope]; ok && !slices.Contains(owners, function) {
+			continue
+		}
 		var as []string
 		for _, a := range g.Actions {
 			if slices.Contains(actions, a) {
@@ -244,6 +270,17 @@ var Specs = []FunctionSpec{
 		TargetRetries: 8, TargetMaxEventAge: 6 * time.Hour,
 		Grants: GrantsFor(route.SecretChange),
 	},
+	{
+		Name: route.DBRefresh, Description: "Refreshes a staging database from production's newest RDS snapshot: copy, restore, scrub, swap.",
+		MemoryMB: 256, Timeout: limits.FunctionTimeout,
+		// The schedule advances every wait; a retried event (the scrub's
+		// end, production's snapshot) is harmless, and a late one still
+		// counts within the hour.
+		Retries: 2, MaxEventAge: time.Hour,
+		TargetRetries: 4, TargetMaxEventAge: time.Hour,
+		Schedule: DBRefreshSchedule,
+		Grants:   GrantsFor(route.DBRefresh),
+	},
 }
 
 // Spec returns the spec of the named function.
@@ -272,7 +309,7 @@ type Statement struct {
 func Statements(spec FunctionSpec, f *config.File, tableARN string) []Statement {
 	var out []Statement
 	for _, g := range spec.Grants {
-		if g.Scope == ScopeNoResourceLevel {
+		if g.Scope == ScopeNoResourceLevel || g.Scope == ScopeRDSDescribe {
 			for _, a := range g.Actions {
 				if !slices.Contains(ReadOnlyActions, a) {
 					panic(fmt.Sprintf("stacks: %s grant %s: %s is not a read-only action without resource-level permissions", spec.Name, g.Sid, a))
@@ -298,10 +335,13 @@ func Statements(spec FunctionSpec, f *config.File, tableARN string) []Statement 
 			st.Conditions = map[string]map[string][]string{"StringEquals": {"ec2:CreateAction": {"RunInstances"}}}
 		case ScopeInstanceRole:
 			st.Conditions = map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}
+		case ScopeStagingKeyGrant:
+			// Only the grants RDS asks for on the copy's and the restore's behalf.
+			st.Conditions = map[string]map[string][]string{"Bool": {"kms:GrantIsForAWSResource": {"true"}}}
 		}
 		out = append(out, st)
 		if slices.Contains(st.Actions, "codebuild:StartBuild") {
-			out = append(out, startBuildDenies()...)
+			out = append(out, startBuildDenies(StartBuildVariables(spec.Name))...)
 		}
 	}
 	return out
@@ -355,6 +395,8 @@ func resources(s Scope, f *config.File, a *config.App, tableARN string) []string
 			return nil
 		}
 		return []string{PipelineARN(f, a, a.Rebuild.Pipeline)}
+	case ScopeRDSDescribe, ScopeProductionSnapshots, ScopeStagingDatabases, ScopeScrubProject, ScopeStagingSecret, ScopeStagingKey, ScopeStagingKeyGrant, ScopeRefreshTopic:
+		return dbRefreshResources(s, f, a)
 	}
 	panic(fmt.Sprintf("stacks: unknown scope %q", s))
 }

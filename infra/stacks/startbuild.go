@@ -4,7 +4,9 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/kaizen-sre/kaizen/shared/dbrefresh"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
 // StartBuildOverrideKeys are CodeBuild's condition keys for the parts of a
@@ -42,11 +44,11 @@ var StartBuildOverrideKeys = []string{
 // startBuildDenies are the explicit denies that go with a StartBuild grant:
 // one per override key (each Null condition must be its own statement: the
 // keys of one condition are ANDed), and one for any environment variable
-// but rebuild.BuildVariables. They deny on every project ("*"), which is
+// but the function's (StartBuildVariables). They deny on every project ("*"), which is
 // stricter than the granted ones and keeps the policy's size the same
 // however many apps the configuration has (a role's inline policies share
 // 10,240 characters).
-func startBuildDenies() []Statement {
+func startBuildDenies(variables []string) []Statement {
 	projects := []string{"*"}
 	var out []Statement
 	for _, k := range StartBuildOverrideKeys {
@@ -60,10 +62,19 @@ func startBuildDenies() []Statement {
 		Sid: "DenyStartBuildOtherVariables", Deny: true,
 		Actions: []string{"codebuild:StartBuild"}, Resources: projects,
 		Conditions: map[string]map[string][]string{
-			"ForAnyValue:StringNotEquals": {"codebuild:environment.environmentVariables.name": rebuild.BuildVariables},
+			"ForAnyValue:StringNotEquals": {"codebuild:environment.environmentVariables.name": variables},
 		},
 	})
 	return out
+}
+
+// StartBuildVariables are the environment variables a function's builds
+// may be started with: the golden-image rebuild's, or the scrub build's.
+func StartBuildVariables(function string) []string {
+	if function == route.DBRefresh {
+		return dbrefresh.ScrubVariables
+	}
+	return rebuild.BuildVariables
 }
 
 // sidPart turns "codebuild:environment.image" into "EnvironmentImage".

@@ -27,6 +27,7 @@ import (
 var AllKinds = []release.Kind{
 	release.PutAMI, release.SetCapacity, release.Shift, release.PointPreview,
 	release.Suspend, release.Resume, release.Notify,
+	release.PutScaling, release.DeleteScaling,
 }
 
 // calls are the IAM actions each Kind needs (see cloud.Fleet.Apply).
@@ -48,15 +49,21 @@ var calls = map[release.Kind][]string{
 	release.Suspend:      {"autoscaling:SuspendProcesses"},
 	release.Resume:       {"autoscaling:ResumeProcesses"},
 	release.Notify:       {"sns:Publish"},
+	// A scaling policy or a scheduled action, as the live color has it.
+	release.PutScaling:    {"autoscaling:PutScalingPolicy", "autoscaling:PutScheduledUpdateGroupAction"},
+	release.DeleteScaling: {"autoscaling:DeletePolicy", "autoscaling:DeleteScheduledAction"},
 }
 
 // Reads and other calls besides applying Kinds.
 var (
 	// observe is cloud.Fleet.Observe: both colors' groups, their pinned
 	// template versions and target health, the listener and the preview
-	// rule.
+	// rule; and cloud.Fleet.ObserveScaling: both colors' scaling policies
+	// and scheduled actions, while a release is on its way to the public.
 	observe = []string{
 		"autoscaling:DescribeAutoScalingGroups",
+		"autoscaling:DescribePolicies",
+		"autoscaling:DescribeScheduledActions",
 		"ec2:DescribeLaunchTemplateVersions",
 		"elasticloadbalancing:DescribeListeners",
 		"elasticloadbalancing:DescribeRules",
@@ -67,7 +74,7 @@ var (
 	images = []string{"ec2:DescribeImages"}
 	// store is the state table, through store.Dynamo: the methods of
 	// cloud.DynamoDBAPI.
-	store = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"}
+	store = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"}
 	// rebuild starts and watches golden-image builds (rebuild.Builder): the
 	// methods of cloud.CodeBuildAPI and cloud.CodePipelineAPI.
 	rebuild = []string{
@@ -80,6 +87,22 @@ var (
 	// into every function that imports this package; a test checks they
 	// agree.
 	latestAL2023 = []string{"ssm:GetParameter", "ec2:DescribeImages"}
+	// The database refresh (shared/dbrefresh): rdsapi.API's methods
+	// (spelled out: importing rdsapi would link RDS into every function;
+	// a test checks they agree), the scrub build, the staging secret, and
+	// the KMS calls RDS makes with the caller's permissions when it copies
+	// or restores an encrypted snapshot with staging's key.
+	dbRefresh = []string{
+		"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
+		"rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBClusterFromSnapshot",
+		"rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:ModifyDBCluster", "rds:DeleteDBInstance", "rds:DeleteDBCluster",
+		"rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
+		// Restoring and copying with tags tag the new resource.
+		"rds:AddTagsToResource",
+		"codebuild:StartBuild", "codebuild:BatchGetBuilds",
+		"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+		"kms:CreateGrant", "kms:DescribeKey",
+	}
 )
 
 // profile is what one function does.
@@ -105,6 +128,8 @@ var profiles = map[string]profile{
 	// Neither applies plans; both notify.
 	route.ALASPoll:     {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, latestAL2023, store}},
 	route.SecretChange: {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, store}},
+	// It applies no release plan; it refreshes staging's database and notifies.
+	route.DBRefresh: {kinds: []release.Kind{release.Notify}, other: [][]string{dbRefresh, store}},
 }
 
 // Kinds returns the action Kinds the function may apply (nil for an unknown

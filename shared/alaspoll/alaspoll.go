@@ -15,44 +15,47 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
-// ErrMalformed marks input that is not an EventBridge event.
-var ErrMalformed = errors.New("malformed alaspoll event")
-
 // Handler polls every app on a scheduled event. Config and Poller are
 // required.
 type Handler struct {
 	Config *config.File
 	Poller *alas.Poller
 	Log    *slog.Logger // default slog.Default()
-	// Before, if set, runs for each app before its poll: the function uses
-	// it to start a secret rebuild that waited for a running build (see
-	// secretchange.Handler.StartPending). Its error is reported with the
-	// app's and does not stop the poll.
-	Before func(ctx context.Context, app *config.App) error
+	// Pending, if set, is asked before each app's poll to start a secret
+	// rebuild that waited for a running build to end (secretchange.Handler
+	// is one). Its error is reported with the app's and does not stop the
+	// poll.
+	Pending PendingRebuilds
 }
 
-// Handle polls every app once for a `Scheduled Event` from the configured
-// account and region; other events are logged and ignored, input that is
-// no event at all is an error wrapping ErrMalformed. A failing app does
-// not stop the others: the returned error joins every app's error (so the
-// invocation counts as failed and can be alarmed on).
-func (h *Handler) Handle(ctx context.Context, raw []byte) error {
-	_, err := h.Process(ctx, raw)
-	return err
+// PendingRebuilds starts an app's rebuild that was left waiting, if it can
+// start now; it returns the build id, or "" if nothing was started.
+type PendingRebuilds interface {
+	StartPending(ctx context.Context, app *config.App) (string, error)
 }
 
-// Process is Handle, returning each app's report.
-func (h *Handler) Process(ctx context.Context, raw []byte) ([]alas.Report, error) {
+// Handle decodes one EventBridge event (once, with route.Decode) and
+// handles it: the shape every kaizen function shares.
+func (h *Handler) Handle(ctx context.Context, raw []byte) ([]alas.Report, error) {
+	e, err := route.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return h.HandleEvent(ctx, e)
+}
+
+// HandleEvent polls every app once for a `Scheduled Event` from the
+// configured account and region, returning each app's report; other events
+// are logged and ignored. A failing app does not stop the others: the
+// returned error joins every app's error (so the invocation counts as
+// failed and can be alarmed on).
+func (h *Handler) HandleEvent(ctx context.Context, e route.Event) ([]alas.Report, error) {
 	if h.Config == nil || h.Poller == nil {
 		return nil, errors.New("alaspoll: Handler needs Config and Poller")
 	}
-	e, err := route.Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
 	log := h.logger().With("function", route.ALASPoll, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
-	if e.Account != h.Config.Account || e.Region != h.Config.Region {
-		log.Warn("ignored: event from another account or region", "account", e.Account, "region", e.Region)
+	if e.AccountID != h.Config.Account || e.Region != h.Config.Region {
+		log.Warn("ignored: event from another account or region", "account", e.AccountID, "region", e.Region)
 		return nil, nil
 	}
 	if e.Source != route.SourceSchedule || e.DetailType != route.TypeScheduled {
@@ -63,8 +66,9 @@ func (h *Handler) Process(ctx context.Context, raw []byte) ([]alas.Report, error
 	var errs []error
 	for i := range h.Config.Apps {
 		app := &h.Config.Apps[i]
-		if h.Before != nil {
-			errs = append(errs, forApp(app, h.Before(ctx, app))...)
+		if h.Pending != nil {
+			_, err := h.Pending.StartPending(ctx, app)
+			errs = append(errs, forApp(app, err)...)
 		}
 		rep, err := h.Poller.Poll(ctx, app)
 		reps = append(reps, rep)

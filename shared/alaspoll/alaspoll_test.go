@@ -20,6 +20,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/fake"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/sim"
 )
 
@@ -88,7 +89,7 @@ func event(t *testing.T, mutate func(m map[string]any)) []byte {
 
 func TestPollsEveryAppAndJoinsFailures(t *testing.T) {
 	r := newRig(t)
-	reps, err := r.handler.Process(context.Background(), event(t, nil))
+	reps, err := r.handler.Handle(context.Background(), event(t, nil))
 	if err == nil || !strings.Contains(err.Error(), "alaspoll: app shop") || strings.Contains(err.Error(), "app blog") {
 		t.Fatalf("err = %v; want the shop feed's failure only", err)
 	}
@@ -114,7 +115,7 @@ func TestErrorsNameTheAppOnce(t *testing.T) {
 	r := newRig(t)
 	r.cloud.Fail(sim.OpStartBuild, sim.Throttle(), 100)
 	r.cloud.Fail(sim.OpPublish, sim.Throttle(), 100)
-	_, err := r.handler.Process(context.Background(), event(t, nil))
+	_, err := r.handler.Handle(context.Background(), event(t, nil))
 	want := strings.Join([]string{
 		"alaspoll: app shop: alas: GET " + r.handler.Config.Apps[0].ALAS.Feeds[0] + ": status 502 Bad Gateway",
 		"alaspoll: app blog: alas: rebuild ALAS2-2025-3025: start build of project blog-golden-ami: api error Throttling: Rate exceeded",
@@ -134,7 +135,7 @@ func TestIgnoresForeignEvents(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRig(t)
-			reps, err := r.handler.Process(context.Background(), event(t, mutate))
+			reps, err := r.handler.Handle(context.Background(), event(t, mutate))
 			if err != nil || reps != nil || r.requests.Load() != 0 || len(r.cloud.Calls()) != 0 {
 				t.Fatalf("reports %+v, err %v, %d feed requests, %d AWS calls; want nothing done", reps, err, r.requests.Load(), len(r.cloud.Calls()))
 			}
@@ -145,35 +146,42 @@ func TestIgnoresForeignEvents(t *testing.T) {
 func TestMalformed(t *testing.T) {
 	r := newRig(t)
 	for _, raw := range []string{`{}`, `[]`, `{"source":"aws.events","detail-type":"Scheduled Event"}`} {
-		if err := r.handler.Handle(context.Background(), []byte(raw)); !errors.Is(err, alaspoll.ErrMalformed) {
+		if _, err := r.handler.Handle(context.Background(), []byte(raw)); !errors.Is(err, route.ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", raw, err)
 		}
 	}
-	if err := (&alaspoll.Handler{}).Handle(context.Background(), event(t, nil)); err == nil {
+	if _, err := (&alaspoll.Handler{}).Handle(context.Background(), event(t, nil)); err == nil {
 		t.Error("handler without config succeeded")
 	}
 }
 
-// Before runs for every app ahead of its poll; its failure is reported
-// and does not stop the polls.
-func TestBeforeRunsForEveryApp(t *testing.T) {
+// pendingFunc is a PendingRebuilds made of a function.
+type pendingFunc func(ctx context.Context, app *config.App) (string, error)
+
+func (f pendingFunc) StartPending(ctx context.Context, app *config.App) (string, error) {
+	return f(ctx, app)
+}
+
+// Pending rebuilds are started for every app ahead of its poll; a failure
+// is reported and does not stop the polls.
+func TestPendingRunsForEveryApp(t *testing.T) {
 	r := newRig(t)
 	var seen []string
-	r.handler.Before = func(_ context.Context, app *config.App) error {
+	r.handler.Pending = pendingFunc(func(_ context.Context, app *config.App) (string, error) {
 		seen = append(seen, app.Name)
 		if app.Name == "blog" {
-			return errors.New("pending rebuild check failed")
+			return "", errors.New("pending rebuild check failed")
 		}
-		return nil
-	}
-	reps, err := r.handler.Process(context.Background(), event(t, nil))
+		return "", nil
+	})
+	reps, err := r.handler.Handle(context.Background(), event(t, nil))
 	if strings.Join(seen, ",") != "shop,blog" {
-		t.Fatalf("Before ran for %v", seen)
+		t.Fatalf("pending rebuilds asked for %v", seen)
 	}
 	if err == nil || !strings.Contains(err.Error(), "app blog: pending rebuild check failed") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(reps) != 2 || reps[1].Fetched != 1 {
-		t.Fatalf("the blog poll did not run after its Before failed: %+v", reps)
+		t.Fatalf("the blog poll did not run after its pending check failed: %+v", reps)
 	}
 }

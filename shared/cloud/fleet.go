@@ -35,6 +35,9 @@ type Fleet struct {
 	Attempts int
 	// Sleep waits between attempts; nil means no wait (tests, simulation).
 	Sleep func(ctx context.Context, d time.Duration)
+	// Versions, if set, remembers numbered launch template versions (they
+	// never change): a group's pinned version is read once, not every step.
+	Versions *VersionCache
 }
 
 // retry runs a mutating call with bounded retries and wraps its error with
@@ -61,15 +64,9 @@ func (f *Fleet) retry(ctx context.Context, op string, call func() error) error {
 // template version, its AMI, capacity and healthy targets.
 func (f *Fleet) Observe(ctx context.Context, app *config.App) (release.Observed, error) {
 	obs := release.Observed{Weights: map[config.Color]int{}, Colors: map[config.Color]*release.ColorView{}}
-	groups, err := f.ASG.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
-		AutoScalingGroupNames: []string{app.Blue.ASG, app.Green.ASG},
-	})
+	byName, err := f.describeGroups(ctx, []string{app.Blue.ASG, app.Green.ASG})
 	if err != nil {
 		return obs, fmt.Errorf("describe auto scaling groups: %w", err)
-	}
-	byName := map[string]astypes.AutoScalingGroup{}
-	for _, g := range groups.AutoScalingGroups {
-		byName[aws.ToString(g.AutoScalingGroupName)] = g
 	}
 	for _, c := range config.Colors {
 		cc := app.Color(c)
@@ -83,23 +80,31 @@ func (f *Fleet) Observe(ctx context.Context, app *config.App) (release.Observed,
 		}
 		obs.Colors[c] = v
 	}
-	ls, err := f.ELB.DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: []string{app.ListenerARN}})
+	ls, err := f.describeListeners(ctx, []string{app.ListenerARN})
 	if err != nil {
 		return obs, fmt.Errorf("describe listener: %w", err)
 	}
-	if len(ls.Listeners) != 1 {
-		return obs, fmt.Errorf("listener %s not found", app.ListenerARN)
-	}
-	obs.Weights, err = weights(app, ls.Listeners[0].DefaultActions)
-	if err != nil {
-		return obs, fmt.Errorf("listener %s: %w", app.ListenerARN, err)
-	}
-	rs, err := f.ELB.DescribeRules(ctx, &elbv2.DescribeRulesInput{RuleArns: []string{app.Preview.RuleARN}})
+	rs, err := f.describeRules(ctx, []string{app.Preview.RuleARN})
 	if err != nil {
 		return obs, fmt.Errorf("describe preview rule: %w", err)
 	}
-	if len(rs.Rules) == 1 {
-		if w, err := weights(app, rs.Rules[0].Actions); err == nil {
+	return obs, traffic(app, &obs, ls, rs)
+}
+
+// traffic reads the public weights off the app's listener and the color
+// of its preview rule into obs.
+func traffic(app *config.App, obs *release.Observed, ls map[string]elbtypes.Listener, rs map[string]elbtypes.Rule) error {
+	l, ok := ls[app.ListenerARN]
+	if !ok {
+		return fmt.Errorf("listener %s not found", app.ListenerARN)
+	}
+	w, err := weights(app, l.DefaultActions)
+	if err != nil {
+		return fmt.Errorf("listener %s: %w", app.ListenerARN, err)
+	}
+	obs.Weights = w
+	if r, ok := rs[app.Preview.RuleARN]; ok {
+		if w, err := weights(app, r.Actions); err == nil {
 			for c, n := range w {
 				if n == 100 {
 					obs.Preview = c
@@ -107,38 +112,18 @@ func (f *Fleet) Observe(ctx context.Context, app *config.App) (release.Observed,
 			}
 		}
 	}
-	return obs, nil
+	return nil
 }
 
 func (f *Fleet) colorView(ctx context.Context, app *config.App, c config.Color, g astypes.AutoScalingGroup) (*release.ColorView, error) {
 	cc := app.Color(c)
-	v := &release.ColorView{Capacity: release.Capacity{
-		Min: int(aws.ToInt32(g.MinSize)), Desired: int(aws.ToInt32(g.DesiredCapacity)), Max: int(aws.ToInt32(g.MaxSize)),
-	}}
-	for _, p := range g.SuspendedProcesses {
-		v.Suspended = append(v.Suspended, aws.ToString(p.ProcessName))
-	}
-	sort.Strings(v.Suspended)
-	lt := g.LaunchTemplate
-	if lt == nil {
-		return nil, fmt.Errorf("auto scaling group %s uses no launch template (mixed instances policies are not supported)", cc.ASG)
-	}
-	if id := aws.ToString(lt.LaunchTemplateId); id != "" && id != cc.LaunchTemplateID {
-		return nil, fmt.Errorf("auto scaling group %s uses launch template %s, but the configuration says %s", cc.ASG, id, cc.LaunchTemplateID)
-	}
-	out, err := f.EC2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
-		LaunchTemplateId: aws.String(cc.LaunchTemplateID), Versions: []string{aws.ToString(lt.Version)},
-	})
+	lt, err := pinned(app, c, g)
 	if err != nil {
-		return nil, fmt.Errorf("describe launch template %s version %s: %w", cc.LaunchTemplateID, aws.ToString(lt.Version), err)
+		return nil, err
 	}
-	if len(out.LaunchTemplateVersions) != 1 {
-		return nil, fmt.Errorf("launch template %s version %s not found", cc.LaunchTemplateID, aws.ToString(lt.Version))
-	}
-	ltv := out.LaunchTemplateVersions[0]
-	v.Version = strconv.FormatInt(aws.ToInt64(ltv.VersionNumber), 10)
-	if ltv.LaunchTemplateData != nil {
-		v.AMI = aws.ToString(ltv.LaunchTemplateData.ImageId)
+	ltv, err := f.templateVersion(ctx, cc.LaunchTemplateID, aws.ToString(lt.Version))
+	if err != nil {
+		return nil, err
 	}
 	th, err := f.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(cc.TargetGroupARN)})
 	if err != nil {
@@ -148,6 +133,43 @@ func (f *Fleet) colorView(ctx context.Context, app *config.App, c config.Color, 
 	for _, d := range th.TargetHealthDescriptions {
 		if d.Target != nil && d.TargetHealth != nil && d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
 			healthy[aws.ToString(d.Target.Id)] = true
+		}
+	}
+	return view(g, &ltv, healthy), nil
+}
+
+// pinned is the launch template the color's group launches from, which
+// must be the configured one.
+func pinned(app *config.App, c config.Color, g astypes.AutoScalingGroup) (*astypes.LaunchTemplateSpecification, error) {
+	cc := app.Color(c)
+	lt := g.LaunchTemplate
+	if lt == nil {
+		return nil, fmt.Errorf("auto scaling group %s uses no launch template (mixed instances policies are not supported)", cc.ASG)
+	}
+	if id := aws.ToString(lt.LaunchTemplateId); id != "" && id != cc.LaunchTemplateID {
+		return nil, fmt.Errorf("auto scaling group %s uses launch template %s, but the configuration says %s", cc.ASG, id, cc.LaunchTemplateID)
+	}
+	return lt, nil
+}
+
+// view is a color as its group, its pinned template version (nil: not
+// read; the version is then the group's as set, and the AMI unknown) and
+// its healthy targets (nil: not read, none counted) show it.
+func view(g astypes.AutoScalingGroup, ltv *ec2types.LaunchTemplateVersion, healthy map[string]bool) *release.ColorView {
+	v := &release.ColorView{Capacity: release.Capacity{
+		Min: int(aws.ToInt32(g.MinSize)), Desired: int(aws.ToInt32(g.DesiredCapacity)), Max: int(aws.ToInt32(g.MaxSize)),
+	}}
+	for _, p := range g.SuspendedProcesses {
+		v.Suspended = append(v.Suspended, aws.ToString(p.ProcessName))
+	}
+	sort.Strings(v.Suspended)
+	if g.LaunchTemplate != nil {
+		v.Version = aws.ToString(g.LaunchTemplate.Version)
+	}
+	if ltv != nil {
+		v.Version = strconv.FormatInt(aws.ToInt64(ltv.VersionNumber), 10)
+		if ltv.LaunchTemplateData != nil {
+			v.AMI = aws.ToString(ltv.LaunchTemplateData.ImageId)
 		}
 	}
 	for _, in := range g.Instances {
@@ -162,7 +184,7 @@ func (f *Fleet) colorView(ctx context.Context, app *config.App, c config.Color, 
 			}
 		}
 	}
-	return v, nil
+	return v
 }
 
 func terminating(s astypes.LifecycleState) bool {
@@ -232,7 +254,7 @@ func (f *Fleet) Image(ctx context.Context, id string) (*release.Image, error) {
 // NewestImage finds the newest available AMI tagged for the app; AMI state
 // change events are best effort, so tick sweeps with this.
 func (f *Fleet) NewestImage(ctx context.Context, app *config.App) (*release.Image, error) {
-	out, err := f.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
+	images, err := f.describeImages(ctx, &ec2.DescribeImagesInput{
 		// The account's own images and those of the app's image accounts:
 		// anyone can tag a public AMI with the app's tag.
 		Owners: append([]string{"self"}, app.ImageOwners...),
@@ -245,7 +267,7 @@ func (f *Fleet) NewestImage(ctx context.Context, app *config.App) (*release.Imag
 		return nil, fmt.Errorf("describe images tagged %s=%s: %w", app.ImageTag.Key, app.ImageTag.Value, err)
 	}
 	var newest *release.Image
-	for _, i := range out.Images {
+	for _, i := range images {
 		img := toImage(i)
 		if newest == nil || img.Created.After(newest.Created) || (img.Created.Equal(newest.Created) && img.ID > newest.ID) {
 			newest = &img
@@ -275,15 +297,15 @@ func toImage(i ec2types.Image) release.Image {
 
 // Images lists every AMI tagged for the app, whatever its state.
 func (f *Fleet) Images(ctx context.Context, app *config.App) ([]release.Image, error) {
-	out, err := f.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{
+	images, err := f.describeImages(ctx, &ec2.DescribeImagesInput{
 		Owners:  []string{"self"},
 		Filters: []ec2types.Filter{{Name: aws.String("tag:" + app.ImageTag.Key), Values: []string{app.ImageTag.Value}}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("describe images tagged %s=%s: %w", app.ImageTag.Key, app.ImageTag.Value, err)
 	}
-	imgs := make([]release.Image, 0, len(out.Images))
-	for _, i := range out.Images {
+	imgs := make([]release.Image, 0, len(images))
+	for _, i := range images {
 		imgs = append(imgs, toImage(i))
 	}
 	return imgs, nil
@@ -363,6 +385,8 @@ func (f *Fleet) Apply(ctx context.Context, app *config.App, obs release.Observed
 			})
 			return err
 		})
+	case release.PutScaling, release.DeleteScaling:
+		return f.applyScaling(ctx, app, a)
 	case release.Notify:
 		return f.Notify(ctx, app, a.Subject, a.Message)
 	}

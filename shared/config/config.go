@@ -114,7 +114,21 @@ type App struct {
 	// may be planned without the fleet converging before kaizen stops
 	// acting on the app (default 5).
 	NoProgressTicks int `json:"noProgressTicks,omitempty"`
+	// ScalingPolicies says what kaizen does when the new color's scaling
+	// policies and scheduled actions differ from the live color's:
+	// "copy" (the default) makes them equal at staging and before the
+	// cutover; "verify" refuses to cut over while they differ.
+	ScalingPolicies string `json:"scalingPolicies,omitempty"`
+	// DBRefresh, on a staging app, refreshes its database from production's
+	// RDS snapshots (see dbrefresh.go).
+	DBRefresh *DBRefresh `json:"dbRefresh,omitempty"`
 }
+
+// The values of App.ScalingPolicies.
+const (
+	ScalingCopy   = "copy"
+	ScalingVerify = "verify"
+)
 
 // Tag is an EC2 tag.
 type Tag struct {
@@ -317,6 +331,9 @@ func (f *File) defaults() {
 		}
 		if a.NoProgressTicks == 0 {
 			a.NoProgressTicks = 5
+		}
+		if a.ScalingPolicies == "" {
+			a.ScalingPolicies = ScalingCopy
 		}
 		if a.RetireHoldMinutes == 0 {
 			a.RetireHoldMinutes = 60

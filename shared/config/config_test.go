@@ -229,6 +229,7 @@ func TestParseRefuses(t *testing.T) {
 		{name: "negative windowWaitHours", edits: []edit{set("apps[0].windowWaitHours", -1)}, want: []string{"apps[0].windowWaitHours: must be at least 1"}},
 		{name: "negative alarmSkewSeconds", edits: []edit{set("apps[0].alarmSkewSeconds", -30)}, want: []string{"apps[0].alarmSkewSeconds: must be at least 1"}},
 		{name: "negative noProgressTicks", edits: []edit{set("apps[1].noProgressTicks", -5)}, want: []string{"apps[1].noProgressTicks: must be at least 1"}},
+		{name: "scalingPolicies unknown", edits: []edit{set("apps[0].scalingPolicies", "sync")}, want: []string{`apps[0].scalingPolicies: must be "copy" or "verify", got "sync"`}},
 		{name: "negative alarm step", edits: []edit{set("apps[0].alarms[1].step", -2)}, want: []string{"apps[0].alarms[1].step: must not be negative"}},
 		{name: "negative alarm cooldown", edits: []edit{set("apps[0].alarms[1].cooldownMinutes", -5)}, want: []string{"apps[0].alarms[1].cooldownMinutes: must not be negative"}},
 

@@ -279,6 +279,10 @@ func (v *validator) app(p string, a *App) {
 	if w := a.ChangeWindow; w != nil {
 		v.window(p+".changeWindow", w)
 	}
+	if a.ScalingPolicies != ScalingCopy && a.ScalingPolicies != ScalingVerify {
+		v.add(p+".scalingPolicies", "must be %q or %q, got %q", ScalingCopy, ScalingVerify, a.ScalingPolicies)
+	}
+	v.dbRefresh(p, a)
 }
 
 func (v *validator) preview(p string, a *App) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/dbrefresh"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/sim"
@@ -23,11 +24,13 @@ type Lab struct {
 	Config *config.File
 	Cloud  *sim.Cloud
 	Store  store.Store
-	Deps   *steps.Deps
+	Deps   *steps.Reconciler
 	Maker  route.Maker
 	// Seeded maps each app to the AMI its live color starts on.
 	Seeded map[string]string
-	seq    int
+	// DB runs the database refresh (dbrefresh.go).
+	DB  *dbrefresh.Handler
+	seq int
 }
 
 // New seeds every app of cfg on a fresh simulated AWS whose clock starts at
@@ -39,13 +42,14 @@ func New(cfg *config.File, start time.Time, logw io.Writer) *Lab {
 	for i := range cfg.Apps {
 		l.Seeded[cfg.Apps[i].Name] = c.SeedApp(&cfg.Apps[i])
 	}
+	l.seedDBRefresh(logw)
 	l.Maker = route.Maker{Account: cfg.Account, Region: cfg.Region, Next: func() string {
 		l.seq++
 		return fmt.Sprintf("lab-%06d", l.seq)
 	}}
-	l.Deps = &steps.Deps{
+	l.Deps = &steps.Reconciler{
 		Config: cfg,
-		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3},
+		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3, Versions: &cloud.VersionCache{}},
 		Store:  l.Store,
 		Now:    c.Now,
 		Log:    logger(logw),

@@ -12,6 +12,7 @@ package lambdamain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
 // DefaultConfigPath is where the CDK app bundles the configuration.
@@ -49,8 +51,32 @@ func ReadEnv() (Env, error) {
 // and handler. It returns an error rather than exiting.
 type Setup func(ctx context.Context, env Env, cfg *config.File, aws aws.Config) (Handler, error)
 
-// Handler handles one event.
-type Handler func(ctx context.Context, raw json.RawMessage) error
+// Handler handles one event, decoded once at the edge (route.Decode).
+type Handler func(ctx context.Context, e route.Event) error
+
+// Edge decodes each raw event once and hands it to h. A malformed event
+// (route.ErrMalformed, from decoding or from the handler) is logged at
+// error level with "malformed": true and dropped: Lambda would retry it
+// twice to no avail, and the CDK app counts these log lines with a metric
+// filter and alarms on them, so a person still sees every one. Any other
+// error is returned, so Lambda retries and, past that, the event lands in
+// the dead-letter queue.
+func Edge(name string, h Handler, log *slog.Logger) func(ctx context.Context, raw json.RawMessage) error {
+	return func(ctx context.Context, raw json.RawMessage) error {
+		e, err := route.Decode(raw)
+		if err == nil {
+			err = h(ctx, e)
+		}
+		if errors.Is(err, route.ErrMalformed) {
+			// The envelope's fields only: a detail may carry request
+			// parameters, and no value goes into a log line.
+			log.Error("malformed event dropped", "malformed", true, "function", name,
+				"event", e.ID, "source", e.Source, "detailType", e.DetailType, "error", err.Error())
+			return nil
+		}
+		return err
+	}
+}
 
 // Serve starts a function: it reads the environment and configuration,
 // builds the SDK configuration from Lambda's environment (honouring
@@ -64,7 +90,7 @@ func Serve(name string, setup Setup) {
 		slog.Error("kaizen "+name+" cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(Edge(name, h, slog.Default()))
 }
 
 func build(ctx context.Context, setup Setup) (Handler, error) {

@@ -25,6 +25,11 @@ const (
 	// Suspend and Resume pause or restart a color's load-driven scaling.
 	Suspend Kind = "suspend"
 	Resume  Kind = "resume"
+	// PutScaling creates or replaces one scaling policy or scheduled
+	// action (Item) on a color's group; DeleteScaling deletes one. They
+	// make the new color's scaling equal the live color's.
+	PutScaling    Kind = "put-scaling"
+	DeleteScaling Kind = "delete-scaling"
 	// Notify publishes to the app's topic.
 	Notify Kind = "notify"
 )
@@ -41,6 +46,9 @@ type Action struct {
 	Capacity  *Capacity     `json:"capacity,omitempty"`
 	Weights   map[Color]int `json:"weights,omitempty"`
 	Processes []string      `json:"processes,omitempty"`
+	// Item is the scaling policy or scheduled action PutScaling puts (as
+	// the live color has it) or DeleteScaling deletes.
+	Item *ScalingItem `json:"item,omitempty"`
 	// Notice, Subject and Message: what a Notify action tells, rendered
 	// by Notice.Render.
 	Notice  NoticeKind `json:"notice,omitempty"`
@@ -67,6 +75,15 @@ func (a Action) String() string {
 		return fmt.Sprintf("point preview at %s", a.Color)
 	case Suspend, Resume:
 		return fmt.Sprintf("%s %s scaling %s", a.Kind, a.Color, strings.Join(a.Processes, ","))
+	case PutScaling, DeleteScaling:
+		verb := "put"
+		if a.Kind == DeleteScaling {
+			verb = "delete"
+		}
+		if a.Item == nil {
+			return fmt.Sprintf("%s %s scaling", verb, a.Color)
+		}
+		return fmt.Sprintf("%s %s scaling %s %s", verb, a.Color, a.Item.Kind, a.Item.Name)
 	case Notify:
 		return "notify: " + a.Subject
 	}
@@ -212,6 +229,21 @@ func (o *Observed) apply(a Action) {
 			set[s] = true
 		}
 		v.Suspended = sortedKeys(set)
+	case PutScaling, DeleteScaling:
+		v := o.Color(a.Color)
+		if v.Scaling == nil || a.Item == nil {
+			return
+		}
+		var keep []ScalingItem
+		for _, it := range v.Scaling.Items {
+			if it.Kind != a.Item.Kind || it.Name != a.Item.Name {
+				keep = append(keep, it)
+			}
+		}
+		if a.Kind == PutScaling {
+			keep = append(keep, *a.Item)
+		}
+		v.Scaling = &Scaling{Items: keep}
 	case Resume:
 		v := o.Color(a.Color)
 		drop := map[string]bool{}

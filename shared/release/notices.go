@@ -39,6 +39,8 @@ const (
 	NoticeFloorAboveMax   NoticeKind = "floor-above-max"
 	NoticePreviewAboveMax NoticeKind = "preview-above-max"
 	NoticeNotConverging   NoticeKind = "not-converging"
+	NoticeBelowFloor      NoticeKind = "below-floor"
+	NoticeScalingDiffers  NoticeKind = "scaling-differs"
 )
 
 // Notice is what the planner wants people told: a kind and the data the
@@ -158,6 +160,12 @@ func (n Notice) words(app *config.App) (string, string) {
 	case NoticePreviewAboveMax:
 		return "previewSize above MaxSize", f("previewSize %d is above the MaxSize %d of %s (%s). kaizen never raises an operator's MaxSize, so the preview runs %d instance(s); raise the group's MaxSize or lower previewSize.",
 			n.Want, n.Max, n.Color, app.Color(n.Color).ASG, n.Max)
+	case NoticeBelowFloor:
+		return "restored the floor of " + string(n.Color), f("The %s color (%s) serves the public but was at %s (min/desired/max), below the floor %d: kaizen set its MinSize and desired capacity back to at least %d. Something outside kaizen lowered them (a person, a scheduled action, a template); change that, or lower floor in kaizen's configuration.",
+			n.Color, app.Color(n.Color).ASG, n.Why, n.Want, n.Want)
+	case NoticeScalingDiffers:
+		return "scaling of " + string(n.Color) + " differs", f("The scaling policies and scheduled actions of %s (%s) differ from the live color's: %s.\nWith scalingPolicies %q kaizen will not move the public to %s until they are equal: give %s the live color's policies (aws autoscaling describe-policies / put-scaling-policy, describe-scheduled-actions / put-scheduled-update-group-action, with %s's own target group in the metrics), or set scalingPolicies to %q and kaizen copies them.",
+			n.Color, app.Color(n.Color).ASG, n.Why, config.ScalingVerify, n.Color, n.Color, n.Color, config.ScalingCopy)
 	case NoticeNotConverging:
 		return "not converging", f("kaizen is not converging on %s: %s.\nkaizen has stopped acting on %s; the fleet stays as it is. Find what fights kaizen (another automation, a scaling policy, a hand change), then run: kaizen resume --app %s",
 			app.Name, n.Why, app.Name, app.Name)

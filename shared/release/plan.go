@@ -173,6 +173,12 @@ func (p *planner) cause(what string) string {
 func (p *planner) do(a Action) {
 	p.add(a)
 	p.obs.apply(a)
+	if a.Capacity != nil && (a.Kind == SetCapacity || a.Kind == PutAMI) {
+		if p.st.Sized == nil {
+			p.st.Sized = map[Color]int{}
+		}
+		p.st.Sized[a.Color] = a.Capacity.Desired
+	}
 }
 
 func (p *planner) add(a Action) {
@@ -387,7 +393,7 @@ func (p *planner) refuse(a Approval, why string) {
 func (p *planner) approve(rel *Release, cause string) {
 	rel.ApprovedAt = p.now
 	p.moved(rel, Promoting, ByApproval, cause)
-	c := p.obs.Color(rel.Color.Other()).Capacity
+	c := p.need(rel.Color.Other(), rel.Color)
 	rel.Capacity = &c
 	p.notify(Notice{Kind: NoticeApproved, Release: *rel, Staging: p.obs.Staging})
 }
@@ -435,8 +441,10 @@ func (p *planner) enforceFloor() {
 		if v.Min >= f && v.Desired >= f {
 			continue
 		}
+		was := v.Capacity
 		cp := Capacity{Min: max(v.Min, f), Desired: max(v.Desired, f), Max: v.Max}
 		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &cp, Why: fmt.Sprintf("%s serves the public and is below the floor of %d", c, f)})
+		p.tellOnce(fmt.Sprintf("below-floor:%s:%s", c, was), Notice{Kind: NoticeBelowFloor, Color: c, Want: f, Max: was.Max, Why: was.String()})
 	}
 }
 
@@ -567,6 +575,9 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 	if p.obs.Preview != c {
 		p.do(Action{Kind: PointPreview, Color: c, Why: "office previews the staged color"})
 	}
+	if differs, _ := p.matchScaling(c); differs != "" {
+		p.scalingDiffers(c, differs)
+	}
 	if rel.PreviewReadyAt.IsZero() && want.Desired > 0 && p.obs.Color(c).Healthy >= want.Desired {
 		// An unhealthy release keeps its state; the time is still data.
 		rel.PreviewReadyAt = p.now
@@ -613,17 +624,21 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 		p.cutoverDone(rel, ByListener, "public already on "+string(c))
 		return true
 	}
-	target := p.obs.Color(from).Capacity // follows the color being left, even if it scaled since approval
+	target := p.need(from, c) // follows the color being left, even if it scaled since approval
 	rel.Capacity = &target
 	v := p.obs.Color(c)
 	if v.AMI != rel.AMI {
 		p.do(Action{Kind: PutAMI, Color: c, AMI: rel.AMI, Capacity: &target, Token: p.token(rel, c), Why: "approved AMI missing from " + string(c)})
 	} else if v.Capacity != target {
-		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &target, Why: "match the live color's capacity before cutover"})
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &target, Why: "match the live color's current need before cutover"})
 	}
+	differs, known := p.matchScaling(c)
 	v = p.obs.Color(c)
 	need := p.needHealthy(target.Desired)
 	healthy := v.Healthy >= need && v.Instances == v.OnVersion
+	// Under scalingPolicies "verify" the public moves only once the new
+	// color scales as the live one does.
+	verified := p.app.ScalingPolicies != config.ScalingVerify || known && differs == ""
 	if !p.inWindow() {
 		if rel.WindowWaitSince.IsZero() {
 			rel.WindowWaitSince = p.now
@@ -643,7 +658,15 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 	if rel.State == WaitingForWindow {
 		p.moved(rel, Promoting, ByWindow, "the change window "+p.app.ChangeWindow.String()+" is open")
 	}
-	if healthy {
+	if healthy && !verified {
+		if differs != "" {
+			p.scalingDiffers(c, differs)
+			p.note("cutover refused: the scaling of %s differs from %s's (%s)", c, from, differs)
+		} else {
+			p.note("cutover waits: the scaling policies of %s and %s were not observed in this step", c, from)
+		}
+	}
+	if healthy && verified {
 		why := fmt.Sprintf("%d of %d targets healthy on %s", v.Healthy, target.Desired, c)
 		if steps := p.app.WeightSteps; len(steps) > 0 && steps[0] < 100 {
 			rel.From = from
@@ -664,11 +687,19 @@ func (p *planner) reconcilePromoting(rel *Release) bool {
 		start = rel.WindowWaitAt
 	}
 	if !p.now.Before(start.Add(time.Duration(p.app.CutoverTimeoutMinutes) * time.Minute)) {
+		if healthy {
+			why := fmt.Sprintf("the scaling of %s still differed from %s's after %d minutes (scalingPolicies is %q)", c, from, p.app.CutoverTimeoutMinutes, config.ScalingVerify)
+			p.end(rel, Failed, ByTimer, why)
+			p.notify(Notice{Kind: NoticeStopped, Release: *rel, Why: why})
+			return true
+		}
 		p.end(rel, Failed, ByTimer, fmt.Sprintf("only %d of %d targets healthy on %s after %d minutes", v.Healthy, need, c, p.app.CutoverTimeoutMinutes))
 		p.notify(Notice{Kind: NoticeNotHealthy, Release: *rel, Healthy: v.Healthy, Need: need})
 		return true
 	}
-	p.note("waiting for health on %s: %d of %d", c, v.Healthy, need)
+	if !healthy {
+		p.note("waiting for health on %s: %d of %d", c, v.Healthy, need)
+	}
 	return false
 }
 
@@ -682,9 +713,9 @@ func (p *planner) reconcileShift(rel *Release) bool {
 		p.notify(Notice{Kind: NoticeBackDuringShift, Release: *rel})
 		return true
 	}
-	target := p.obs.Color(from).Capacity
+	target := p.need(from, c)
 	if v := p.obs.Color(c); v.Capacity != target {
-		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &target, Why: "keep the new color at the old color's capacity during the shift"})
+		p.do(Action{Kind: SetCapacity, Color: c, Capacity: &target, Why: "keep the new color at the old color's current need during the shift"})
 	}
 	if got != rel.Weight {
 		p.do(Action{Kind: Shift, Weights: map[Color]int{c: rel.Weight, from: 100 - rel.Weight}, Why: "restore the recorded weight"})
@@ -873,6 +904,18 @@ func (p *planner) onCapacity(a Alarm) {
 			p.st.CapacityAlarms = append(p.st.CapacityAlarms[:i:i], p.st.CapacityAlarms[i+1:]...)
 			p.note("capacity alarm %s is %s: no further steps", a.Name, a.State)
 		}
+		switch {
+		case p.st.CapacityBase == 0:
+		case a.State != "OK":
+			// Missing data is no sign the load has gone: hold the capacity.
+			p.st.CapacityOKAt = time.Time{}
+		case len(p.st.CapacityAlarms) == 0:
+			p.st.CapacityOKAt = a.At
+			if p.st.CapacityStepAt.After(a.At) {
+				p.st.CapacityOKAt = p.st.CapacityStepAt
+			}
+			p.note("capacity alarms OK: the live color steps back down to %d (or what its policies ask for) after %s", p.st.CapacityBase, p.cooldown())
+		}
 		return
 	}
 	if i < 0 {
@@ -893,12 +936,21 @@ func (p *planner) capacityCooldown() {
 			return
 		}
 	}
+	if len(p.st.CapacityAlarms) == 0 && p.st.CapacityBase > 0 && !p.st.CapacityOKAt.IsZero() &&
+		!p.now.Before(p.st.CapacityOKAt.Add(p.cooldown())) {
+		p.stepDown()
+	}
 }
 
 // stepUp adds the alarm's step to the colors that serve the public, within
 // their max. The idle color is never touched.
 func (p *planner) stepUp(name string) {
 	al, _ := p.app.Alarm(name)
+	if p.st.CapacityBase == 0 {
+		v := p.obs.Color(p.live())
+		p.st.CapacityBase = max(v.Desired, min(p.app.Floor, v.Max))
+	}
+	p.st.CapacityOKAt = time.Time{}
 	p.st.CapacityStepAt = p.now
 	for _, c := range config.Colors {
 		if p.obs.Weights[c] == 0 {

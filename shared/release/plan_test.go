@@ -179,11 +179,11 @@ var rows = []row{
 		want: []string{"notify aborted", "set-capacity green"}, final: Abandoned},
 
 	{name: "public switched by hand to the staged color", from: Staged, to: Failed, by: ByListener, ev: tick, tweak: []tweak{weights(0, 100)},
-		want: []string{"set-capacity green", "notify taken-over", "set-capacity blue", "preview blue", "suspend blue", "resume green"}, final: Failed},
+		want: []string{"set-capacity green", "notify below-floor", "notify taken-over", "set-capacity blue", "preview blue", "suspend blue", "resume green"}, final: Failed},
 	{name: "public switched by hand to the previewed color", from: PreviewReady, to: Failed, by: ByListener, ev: tick, tweak: []tweak{weights(0, 100)},
-		want: []string{"set-capacity green", "notify taken-over", "set-capacity blue", "preview blue", "suspend blue", "resume green"}, final: Failed},
+		want: []string{"set-capacity green", "notify below-floor", "notify taken-over", "set-capacity blue", "preview blue", "suspend blue", "resume green"}, final: Failed},
 	{name: "public switched by hand to the unhealthy color", from: Unhealthy, to: Failed, by: ByListener, ev: tick, tweak: []tweak{weights(0, 100)},
-		want: []string{"set-capacity green", "notify taken-over", "set-capacity blue", "preview blue", "suspend blue", "resume green"}, final: Failed},
+		want: []string{"set-capacity green", "notify below-floor", "notify taken-over", "set-capacity blue", "preview blue", "suspend blue", "resume green"}, final: Failed},
 
 	{name: "change window closed", from: Promoting, to: WaitingForWindow, by: ByWindow, ev: tick, tweak: []tweak{closedWindow, healthy(2)},
 		final: WaitingForWindow, next: WaitingForWindow},

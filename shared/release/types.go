@@ -141,6 +141,20 @@ type AppState struct {
 	CapacityStepAt time.Time `json:"capacityStepAt,omitempty"`
 	// CapacityAlarms lists capacity alarms currently in ALARM.
 	CapacityAlarms []string `json:"capacityAlarms,omitempty"`
+	// CapacityBase is the live color's desired capacity (at least the
+	// floor) before the first step of the current capacity-alarm episode;
+	// 0 when no episode is open. The episode ends with a step back down to
+	// no less than it (see stepDown).
+	CapacityBase int `json:"capacityBase,omitempty"`
+	// CapacityOKAt is when the episode's capacity alarms were all back to
+	// OK: the step down waits for the cooldown from then. Zero while one is
+	// in ALARM (or its data is insufficient).
+	CapacityOKAt time.Time `json:"capacityOkAt,omitempty"`
+	// Sized is the desired capacity kaizen last set, per color. A color
+	// whose desired capacity differs from it was moved since by its own
+	// scaling policies, a scheduled action or a person, and kaizen's step
+	// down leaves that number to them.
+	Sized map[Color]int `json:"sized,omitempty"`
 	// Pending lists the actions of the last plan that were not applied, and
 	// LastError says why: nothing is half-applied silently.
 	Pending   []string  `json:"pending,omitempty"`
@@ -208,6 +222,12 @@ func (s AppState) Clone() AppState {
 			c.Alarms[k] = v
 		}
 	}
+	if s.Sized != nil {
+		c.Sized = make(map[Color]int, len(s.Sized))
+		for k, v := range s.Sized {
+			c.Sized[k] = v
+		}
+	}
 	return c
 }
 
@@ -233,6 +253,51 @@ type ColorView struct {
 	OnVersion int      `json:"onVersion"`
 	Healthy   int      `json:"healthy"`
 	Suspended []string `json:"suspended,omitempty"`
+	// Scaling is the group's scaling policies and scheduled actions; nil
+	// when the step did not read them (they are read only while a release
+	// is on its way to the public).
+	Scaling *Scaling `json:"scaling,omitempty"`
+}
+
+// Scaling is what drives a group's capacity besides kaizen: its scaling
+// policies and scheduled actions.
+type Scaling struct {
+	Items []ScalingItem `json:"items,omitempty"`
+}
+
+// The kinds of ScalingItem.
+const (
+	ScalingPolicy   = "policy"
+	ScheduledAction = "scheduled-action"
+)
+
+// ScalingItem is one scaling policy or scheduled action of a group, as
+// kaizen compares and copies them between the colors.
+type ScalingItem struct {
+	Kind string `json:"kind"` // ScalingPolicy or ScheduledAction
+	Name string `json:"name"`
+	// Type is a policy's type (TargetTrackingScaling, PredictiveScaling,
+	// StepScaling, SimpleScaling), or a scheduled action's recurrence.
+	Type string `json:"type,omitempty"`
+	// Spec is the definition as canonical JSON, with the color's own names
+	// (its group, its target group) replaced by placeholders: the same
+	// definition on both colors is the same string. The adapter that
+	// reads it writes it back with the other color's names.
+	Spec string `json:"spec"`
+}
+
+func (s ScalingItem) String() string {
+	if s.Type != "" {
+		return fmt.Sprintf("%s %q (%s)", s.Kind, s.Name, s.Type)
+	}
+	return fmt.Sprintf("%s %q", s.Kind, s.Name)
+}
+
+func (s *Scaling) clone() *Scaling {
+	if s == nil {
+		return nil
+	}
+	return &Scaling{Items: append([]ScalingItem(nil), s.Items...)}
 }
 
 // Observed is the actual state of an app's fleet.
@@ -264,6 +329,7 @@ func (o Observed) Clone() Observed {
 	for k, v := range o.Colors {
 		cv := *v
 		cv.Suspended = append([]string(nil), v.Suspended...)
+		cv.Scaling = v.Scaling.clone()
 		c.Colors[k] = &cv
 	}
 	return c

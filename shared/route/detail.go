@@ -74,6 +74,10 @@ type AlarmDetail struct {
 	// MuteDetail is present while an alarm mute rule mutes the alarm's
 	// actions; its shape is kept raw and read by Muted.
 	MuteDetail json.RawMessage `json:"muteDetail,omitempty"`
+	// At is when the alarm transitioned: state.timestamp, or the event's
+	// own time if CloudWatch left it out (set by Decode). Never the
+	// delivery time.
+	At time.Time `json:"-"`
 }
 
 // AlarmState is one side of an alarm transition.
@@ -207,11 +211,16 @@ func (d AlarmDetail) AlarmKind() string {
 // SecretDetail is the CloudTrail detail of a Secrets Manager write or
 // rotation. requestParameters and responseElements may be null.
 type SecretDetail struct {
-	EventSource       string `json:"eventSource"`
-	EventName         string `json:"eventName"`
-	AWSRegion         string `json:"awsRegion"`
+	EventSource string `json:"eventSource"`
+	EventName   string `json:"eventName"`
+	AWSRegion   string `json:"awsRegion"`
+	// ErrorCode is set when the call failed (and so changed nothing).
+	ErrorCode         string `json:"errorCode"`
 	RequestParameters *struct {
 		SecretID string `json:"secretId"`
+		// VersionStages of a PutSecretValue: a rotation step writes
+		// AWSPENDING first, which is not the secret yet.
+		VersionStages []string `json:"versionStages"`
 	} `json:"requestParameters"`
 	ResponseElements *struct {
 		ARN string `json:"arn"`
@@ -248,49 +257,31 @@ func DecodeDetail(e Envelope, v any) error {
 	return nil
 }
 
-// Fields decodes the key fields of an event for the named function.
+// Fields decodes the key fields of an event for the named function: what
+// `kaizen route` prints.
 func Fields(function string, e Envelope) (map[string]any, error) {
-	switch function {
-	case Stage:
-		switch e.Source {
-		case SourceEC2:
-			var d AMIDetail
-			if err := DecodeDetail(e, &d); err != nil {
-				return nil, err
-			}
-			if !strings.HasPrefix(d.ImageID, "ami-") {
-				return nil, fmt.Errorf("detail.ImageId %q is not an AMI id", d.ImageID)
-			}
-			return map[string]any{"ami": d.ImageID, "state": d.State}, nil
-		case SourceImageBuilder:
-			var d ImageBuilderDetail
-			if err := DecodeDetail(e, &d); err != nil {
-				return nil, err
-			}
-			f := map[string]any{"state": d.State.Status}
-			if len(e.Resources) > 0 {
-				f["image"] = e.Resources[0]
-			}
-			return f, nil
-		case SourceCodeBuild:
-			var d CodeBuildDetail
-			if err := DecodeDetail(e, &d); err != nil {
-				return nil, err
-			}
-			f := map[string]any{"project": d.ProjectName, "status": d.BuildStatus}
-			if ami := d.Exported(DefaultAMIExportVarName); ami != "" {
-				f["ami"] = ami
-			}
-			return f, nil
+	ev := Event{Envelope: e, Function: function}
+	if err := ev.decodeDetail(); err != nil {
+		return nil, err
+	}
+	switch {
+	case ev.AMI != nil:
+		return map[string]any{"ami": ev.AMI.ImageID, "state": ev.AMI.State}, nil
+	case ev.ImageBuilder != nil:
+		f := map[string]any{"state": ev.ImageBuilder.State.Status}
+		if len(e.Resources) > 0 {
+			f["image"] = e.Resources[0]
 		}
-	case Promote:
-		var d ApprovalDetail
-		if err := DecodeDetail(e, &d); err != nil {
-			return nil, err
+		return f, nil
+	case ev.CodeBuild != nil:
+		d := ev.CodeBuild
+		f := map[string]any{"project": d.ProjectName, "status": d.BuildStatus}
+		if ami := d.Exported(DefaultAMIExportVarName); ami != "" {
+			f["ami"] = ami
 		}
-		if d.Pipeline == "" || d.Stage == "" || d.Action == "" {
-			return nil, fmt.Errorf("detail needs pipeline, stage and action")
-		}
+		return f, nil
+	case ev.Approval != nil:
+		d := ev.Approval
 		f := map[string]any{"pipeline": d.Pipeline, "stage": d.Stage, "action": d.Action, "state": d.State, "execution": d.ExecutionID}
 		switch d.State {
 		case "SUCCEEDED":
@@ -299,15 +290,9 @@ func Fields(function string, e Envelope) (map[string]any, error) {
 			f["approved"] = false
 		}
 		return f, nil
-	case Guard:
-		var d AlarmDetail
-		if err := DecodeDetail(e, &d); err != nil {
-			return nil, err
-		}
-		if d.AlarmName == "" || d.State.Value == "" {
-			return nil, fmt.Errorf("detail needs alarmName and state.value")
-		}
-		f := map[string]any{"alarm": d.AlarmName, "state": d.State.Value, "previous": d.PreviousState.Value, "kind": d.AlarmKind(), "transitioned": d.State.Timestamp}
+	case ev.Alarm != nil:
+		d := ev.Alarm
+		f := map[string]any{"alarm": d.AlarmName, "state": d.State.Value, "previous": d.PreviousState.Value, "kind": d.AlarmKind(), "transitioned": d.At.Format(time.RFC3339Nano)}
 		if d.State.ActionsSuppressedBy != "" {
 			f["suppressed"] = d.State.ActionsSuppressedBy
 		}
@@ -315,15 +300,12 @@ func Fields(function string, e Envelope) (map[string]any, error) {
 			f["muted"] = m
 		}
 		return f, nil
-	case SecretChange:
-		var d SecretDetail
-		if err := DecodeDetail(e, &d); err != nil {
-			return nil, err
-		}
-		if d.Secret() == "" {
-			return nil, fmt.Errorf("detail names no secret (requestParameters.secretId, responseElements.arn)")
-		}
-		return map[string]any{"secret": d.Secret(), "event_name": d.EventName}, nil
+	case ev.Secret != nil:
+		return map[string]any{"secret": ev.Secret.Secret(), "event_name": ev.Secret.EventName}, nil
+	}
+	switch function {
+	case DBRefresh:
+		return dbRefreshFields(e)
 	}
 	return map[string]any{}, nil
 }

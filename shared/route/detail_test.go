@@ -23,7 +23,7 @@ func TestDecodeKeysAreCaseSensitive(t *testing.T) {
 		strings.Replace(good, `"account"`, `"ACCOUNT"`, 1),
 	} {
 		_, err := route.Decode([]byte(bad))
-		if !errors.Is(err, route.ErrNotEnvelope) || !strings.Contains(err.Error(), "case-sensitive") {
+		if !errors.Is(err, route.ErrMalformed) || !strings.Contains(err.Error(), "case-sensitive") {
 			t.Errorf("%s: err = %v, want a case-sensitivity error", bad, err)
 		}
 	}

@@ -6,7 +6,6 @@ package route
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -19,10 +18,11 @@ const (
 	Tick         = "tick"
 	ALASPoll     = "alaspoll"
 	SecretChange = "secretchange"
+	DBRefresh    = "dbrefresh"
 )
 
 // Functions lists every function, in a stable order.
-var Functions = []string{Stage, Promote, Guard, Tick, ALASPoll, SecretChange}
+var Functions = []string{Stage, Promote, Guard, Tick, ALASPoll, SecretChange, DBRefresh}
 
 // Event sources and detail types kaizen reacts to.
 const (
@@ -67,7 +67,7 @@ type Rule struct {
 // Rules returns every event rule, in a stable order. Schedules (tick,
 // alaspoll) are not patterns and are wired by the CDK app directly.
 func Rules() []Rule {
-	return []Rule{
+	return append([]Rule{
 		{Stage, "ami-available", Pattern{
 			Source: []string{SourceEC2}, DetailType: []string{TypeAMIStateChange},
 			Detail: map[string]any{"State": []string{"available"}},
@@ -104,61 +104,7 @@ func Rules() []Rule {
 				"eventName":   []string{"RotationSucceeded"},
 			},
 		}},
-	}
-}
-
-// Envelope is the EventBridge event envelope.
-type Envelope struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       string          `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
-
-// envelopeKeys are the envelope's keys, spelled as EventBridge spells them.
-var envelopeKeys = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
-
-// ErrNotEnvelope means the input is not an EventBridge event at all.
-var ErrNotEnvelope = errors.New("not an EventBridge event")
-
-// Decode parses an EventBridge envelope and checks the fields every event has.
-func Decode(b []byte) (Envelope, error) {
-	var e Envelope
-	// EventBridge keys are case-sensitive, but encoding/json folds case: a
-	// "Detail-Type" would pass for "detail-type". Only exact keys count.
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(b, &keys); err != nil {
-		return e, fmt.Errorf("%w: %v", ErrNotEnvelope, err)
-	}
-	for k := range keys {
-		for _, want := range envelopeKeys {
-			if k != want && strings.EqualFold(k, want) {
-				return e, fmt.Errorf("%w: key %q is not %q (EventBridge keys are case-sensitive)", ErrNotEnvelope, k, want)
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &e); err != nil {
-		return e, fmt.Errorf("%w: %v", ErrNotEnvelope, err)
-	}
-	var missing []string
-	if e.Source == "" {
-		missing = append(missing, "source")
-	}
-	if e.DetailType == "" {
-		missing = append(missing, "detail-type")
-	}
-	if len(e.Detail) == 0 || string(e.Detail) == "null" {
-		missing = append(missing, "detail")
-	}
-	if len(missing) > 0 {
-		return e, fmt.Errorf("%w: missing %s", ErrNotEnvelope, strings.Join(missing, ", "))
-	}
-	return e, nil
+	}, dbRefreshRules()...)
 }
 
 // Result is what `kaizen route` prints.
@@ -244,11 +190,14 @@ func Match(e Envelope) (function, rule string) {
 			if strings.Contains(r, ALASPoll) {
 				return ALASPoll, "schedule"
 			}
+			if strings.Contains(r, DBRefresh) {
+				return DBRefresh, "schedule"
+			}
 		}
 		return Tick, "schedule"
 	}
 	for _, r := range Rules() {
-		if r.Pattern.Match(e) {
+		if r.Pattern.Match(e) && !configuredOnly[r.Name] {
 			return r.Function, r.Name
 		}
 	}
@@ -262,7 +211,10 @@ func Route(e Envelope) Result {
 	switch fn {
 	case "":
 		return Result{Reason: why(e)}
-	case ALASPoll, Tick:
+	case ALASPoll, Tick, DBRefresh:
+		if e.Source != SourceSchedule {
+			break
+		}
 		return Result{Function: fn, Rule: rule, Fields: map[string]any{"resources": e.Resources}}
 	}
 	fields, err := Fields(fn, e)

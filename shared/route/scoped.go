@@ -60,6 +60,10 @@ var AccountWide = map[string]string{
 type narrower func(r Rule, f *config.File) []Rule
 
 var narrowers = map[string]narrower{
+	// Production's automated snapshots, of the configured sources; the
+	// configured scrub projects' ended builds (rds.go).
+	"rds-snapshot-created": narrowRDSSnapshot,
+	"scrub-build":          narrowScrubBuild,
 	// A build of an app's rebuild project exported the new AMI. Apps that
 	// rebuild through a pipeline are staged by the AMI event or tick's
 	// sweep instead.

@@ -50,6 +50,16 @@ func scopedConfig() *config.File {
 			Rebuild:  config.Rebuild{CodeBuildProject: "arn:aws:codebuild:eu-west-1:111122223333:project/api-golden"},
 			Secret:   apiARN,
 		},
+		{
+			// Staging's database refreshes from production's snapshots: no
+			// rebuild, alarm or secret of its own here.
+			Name: "shop-staging", ListenerARN: listener("shop-staging"), BakeMinutes: 10,
+			Approval: config.Approval{Pipeline: "shop-staging-release", Stage: "Approve", Action: "ProductionApproval"},
+			DBRefresh: &config.DBRefresh{
+				Source: config.DBSource{DBInstance: "shop-prod-db"}, Target: "shop-staging-db", OnAutomatedSnapshot: true,
+				SnapshotType: config.SnapshotAutomated, Scrub: config.Scrub{CodeBuildProject: "shop-staging-db-scrub"},
+			},
+		},
 	}}
 }
 
@@ -131,7 +141,7 @@ func TestRulesForNarrowsToTheConfiguredResources(t *testing.T) {
 		want       []any
 	}{
 		{"alarm", "alarmName", exact("shop-5xx-rate", "shop-cpu-high", "blog-5xx")},
-		{"approval", "pipeline", exact("shop-release", "blog-release", "api-release")},
+		{"approval", "pipeline", exact("shop-release", "blog-release", "api-release", "shop-staging-release")},
 		{"approval", "stage", exact("Approve")},
 		{"approval", "action", exact("ProductionApproval", "Go")},
 		{"codebuild-succeeded", "project-name", exact("shop-golden-ami", "api-golden")},
@@ -271,7 +281,7 @@ func TestMatcherAndRenderedPatternAgree(t *testing.T) {
 		}
 		matched, missed := 0, 0
 		for _, raw := range corpus {
-			e, err := route.Decode(raw)
+			e, err := route.DecodeEnvelope(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,7 +313,7 @@ func TestRulesForTakesWhatTheFunctionsTake(t *testing.T) {
 	cfg := scopedConfig()
 	rules := route.RulesFor(cfg)
 	takes := func(fn string, raw []byte) bool {
-		e, err := route.Decode(raw)
+		e, err := route.DecodeEnvelope(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,6 @@ package secretchange
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,10 +48,6 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
-
-// ErrMalformed marks an event that is not a well-formed secret-change
-// event; retrying it cannot help.
-var ErrMalformed = errors.New("malformed secret-change event")
 
 // Events remembers processed event ids; store.Store implements it.
 type Events interface {
@@ -100,61 +95,44 @@ type Outcome struct {
 	Notified bool
 }
 
-// detail holds the CloudTrail fields route.SecretDetail leaves out.
-type detail struct {
-	ErrorCode         string `json:"errorCode"`
-	RequestParameters *struct {
-		VersionStages []string `json:"versionStages"`
-	} `json:"requestParameters"`
+// Handle decodes one EventBridge event (once, with route.Decode) and
+// processes it: the shape every kaizen function shares.
+func (h *Handler) Handle(ctx context.Context, raw []byte) ([]Outcome, error) {
+	e, err := route.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return h.HandleEvent(ctx, e)
 }
 
-// Handle processes one EventBridge event. Foreign or irrelevant events are
+// HandleEvent processes one decoded event. Foreign or irrelevant events are
 // logged and ignored (nil); a malformed one returns an error wrapping
-// ErrMalformed; AWS failures return an error so Lambda retries.
-func (h *Handler) Handle(ctx context.Context, raw []byte) error {
-	_, err := h.Process(ctx, raw)
-	return err
-}
-
-// Process is Handle, reporting what it did per app.
-func (h *Handler) Process(ctx context.Context, raw []byte) ([]Outcome, error) {
+// route.ErrMalformed; AWS failures return an error so Lambda retries. It
+// reports what it did per app.
+func (h *Handler) HandleEvent(ctx context.Context, e route.Event) ([]Outcome, error) {
 	if h.Config == nil || h.Rebuilder == nil || h.Notifier == nil || h.Store == nil {
 		return nil, errors.New("secretchange: Handler needs Config, Rebuilder, Notifier and Store")
 	}
-	e, err := route.Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
 	log := h.logger().With("function", route.SecretChange, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
-	if e.Account != h.Config.Account || e.Region != h.Config.Region {
-		log.Warn("ignored: event from another account or region", "account", e.Account, "region", e.Region)
+	if e.AccountID != h.Config.Account || e.Region != h.Config.Region {
+		log.Warn("ignored: event from another account or region", "account", e.AccountID, "region", e.Region)
 		return nil, nil
 	}
-	if !takes(e) {
-		log.Warn("ignored: this function does not take the event", "route", route.Route(e).Function)
+	if e.Function != route.SecretChange || e.Secret == nil {
+		log.Warn("ignored: this function does not take the event", "route", e.Function)
 		return nil, nil
 	}
-	var d route.SecretDetail
-	if err := route.DecodeDetail(e, &d); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	var x detail
-	if err := json.Unmarshal(e.Detail, &x); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if x.ErrorCode != "" {
-		log.Info("ignored: the call failed and changed nothing", "eventName", d.EventName, "errorCode", x.ErrorCode)
+	d := *e.Secret
+	if d.ErrorCode != "" {
+		log.Info("ignored: the call failed and changed nothing", "eventName", d.EventName, "errorCode", d.ErrorCode)
 		return nil, nil
 	}
 	secret := d.Secret()
-	if secret == "" {
-		return nil, fmt.Errorf("%w: %s detail names no secret (requestParameters.secretId, responseElements.arn, additionalEventData.SecretId)", ErrMalformed, d.EventName)
-	}
 	if e.ID == "" {
-		return nil, fmt.Errorf("%w: event has no id", ErrMalformed)
+		return nil, fmt.Errorf("%w: event has no id", route.ErrMalformed)
 	}
 	log = log.With("secret", secret, "eventName", d.EventName)
-	if rp := x.RequestParameters; d.EventName == "PutSecretValue" && rp != nil && len(rp.VersionStages) > 0 && !slices.Contains(rp.VersionStages, "AWSCURRENT") {
+	if rp := d.RequestParameters; d.EventName == "PutSecretValue" && rp != nil && len(rp.VersionStages) > 0 && !slices.Contains(rp.VersionStages, "AWSCURRENT") {
 		log.Info("ignored: the new version is not AWSCURRENT yet (a rotation step); RotationSucceeded follows", "versionStages", rp.VersionStages)
 		return nil, nil
 	}
@@ -177,7 +155,7 @@ func (h *Handler) Process(ctx context.Context, raw []byte) ([]Outcome, error) {
 	return outs, errors.Join(errs...)
 }
 
-func (h *Handler) app(ctx context.Context, e route.Envelope, d route.SecretDetail, secret string, app *config.App, log *slog.Logger) (Outcome, error) {
+func (h *Handler) app(ctx context.Context, e route.Event, d route.SecretDetail, secret string, app *config.App, log *slog.Logger) (Outcome, error) {
 	out := Outcome{App: app.Name, Secret: secret, Event: d.EventName}
 	// Per app, so that one app's failure retries only what is left.
 	key := e.ID + "#" + app.Name
@@ -198,7 +176,7 @@ func (h *Handler) app(ctx context.Context, e route.Envelope, d route.SecretDetai
 	if running {
 		out.Skipped = "a golden-image build is already running"
 		if h.Pending != nil {
-			reason := fmt.Sprintf("secret %s changed by %s at %s", secret, d.EventName, e.Time)
+			reason := fmt.Sprintf("secret %s changed by %s at %s", secret, d.EventName, e.Time.UTC().Format(time.RFC3339))
 			if err := h.Pending.SetPending(ctx, app.Name, reason, now); err != nil {
 				return out, err
 			}
@@ -230,9 +208,9 @@ func (h *Handler) app(ctx context.Context, e route.Envelope, d route.SecretDetai
 
 // message renders the notification. It names the secret, the change and
 // the build; it never holds a secret value (the events carry none).
-func message(app *config.App, e route.Envelope, d route.SecretDetail, secret string, out *Outcome) (subject, msg string) {
+func message(app *config.App, e route.Event, d route.SecretDetail, secret string, out *Outcome) (subject, msg string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "App: %s\nSecret: %s\nChange: %s at %s (event %s)\n", app.Name, secret, d.EventName, e.Time, e.ID)
+	fmt.Fprintf(&b, "App: %s\nSecret: %s\nChange: %s at %s (event %s)\n", app.Name, secret, d.EventName, e.Time.UTC().Format(time.RFC3339), e.ID)
 	if out.BuildID != "" {
 		subject = fmt.Sprintf("kaizen %s: secret changed, image rebuild started", app.Name)
 		fmt.Fprintf(&b, "\nStarted golden-image build %s (%s) so that the next image carries the new value.\n"+
@@ -258,15 +236,6 @@ func target(app *config.App) string {
 		return "CodeBuild project " + app.Rebuild.CodeBuildProject
 	}
 	return "pipeline " + app.Rebuild.Pipeline
-}
-
-func takes(e route.Envelope) bool {
-	for _, r := range route.Rules() {
-		if r.Function == route.SecretChange && r.Pattern.Match(e) {
-			return true
-		}
-	}
-	return false
 }
 
 // suffix is the "-" and six random characters Secrets Manager appends to a

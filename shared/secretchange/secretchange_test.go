@@ -15,6 +15,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/secretchange"
 	"github.com/kaizen-sre/kaizen/shared/sim"
 	"github.com/kaizen-sre/kaizen/shared/store"
@@ -167,9 +168,9 @@ func TestHandle(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(testConfig())
-			outs, err := r.handler.Process(context.Background(), tc.event)
+			outs, err := r.handler.Handle(context.Background(), tc.event)
 			if tc.malformed {
-				if !errors.Is(err, secretchange.ErrMalformed) {
+				if !errors.Is(err, route.ErrMalformed) {
 					t.Fatalf("err = %v, want ErrMalformed", err)
 				}
 			} else if err != nil {
@@ -219,7 +220,7 @@ func TestCodeBuildInputs(t *testing.T) {
 	r := newRig(testConfig())
 	raw := ev("3c4d5e6f-7081-4293-a4b5-c6d7e8f9a001", "aws.secretsmanager", apiCall, account, region,
 		trail("PutSecretValue", m{"secretId": shopARN}, m{"arn": shopARN}, nil))
-	if err := r.handler.Handle(context.Background(), raw); err != nil {
+	if _, err := r.handler.Handle(context.Background(), raw); err != nil {
 		t.Fatal(err)
 	}
 	var in *codebuild.StartBuildInput
@@ -247,12 +248,12 @@ func TestDuplicateEventStartsOneBuild(t *testing.T) {
 	r := newRig(testConfig())
 	raw := ev("e-dup", "aws.secretsmanager", apiCall, account, region, trail("PutSecretValue", m{"secretId": shopARN}, nil, nil))
 	ctx := context.Background()
-	if _, err := r.handler.Process(ctx, raw); err != nil {
+	if _, err := r.handler.Handle(ctx, raw); err != nil {
 		t.Fatal(err)
 	}
 	// The build finished in between: only the event id stops a second one.
 	r.cloud.FinishBuild(r.cloud.Builds()[0].ID, "SUCCEEDED")
-	outs, err := r.handler.Process(ctx, raw)
+	outs, err := r.handler.Handle(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestRunningBuildNoSecondStart(t *testing.T) {
 	if _, err := (&rebuild.Builder{CodeBuild: r.cloud.CodeBuild()}).Start(ctx, &r.handler.Config.Apps[0], []string{"ALAS2023-2024-771"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	outs, err := r.handler.Process(ctx, ev("e-run", "aws.secretsmanager", svcEvent, account, region,
+	outs, err := r.handler.Handle(ctx, ev("e-run", "aws.secretsmanager", svcEvent, account, region,
 		trail("RotationSucceeded", nil, nil, m{"additionalEventData": m{"SecretId": shopARN}})))
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +299,7 @@ func TestSharedSecretBuildsEveryApp(t *testing.T) {
 	cfg.Apps[2] = config.App{Name: "jobs", Secret: "shop/production", TopicARN: "arn:aws:sns:eu-west-1:111122223333:kaizen-jobs",
 		Rebuild: config.Rebuild{CodeBuildProject: "jobs-golden-ami"}}
 	r := newRig(cfg)
-	outs, err := r.handler.Process(context.Background(), ev("e-shared", "aws.secretsmanager", apiCall, account, region,
+	outs, err := r.handler.Handle(context.Background(), ev("e-shared", "aws.secretsmanager", apiCall, account, region,
 		trail("UpdateSecret", m{"secretId": shopARN}, nil, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -315,10 +316,10 @@ func TestFailures(t *testing.T) {
 	t.Run("running check fails: nothing recorded, the retry builds", func(t *testing.T) {
 		r := newRig(testConfig())
 		r.cloud.Fail(sim.OpListBuildsForProject, sim.ServerError(), 1)
-		if err := r.handler.Handle(ctx, raw); err == nil || errors.Is(err, secretchange.ErrMalformed) {
+		if _, err := r.handler.Handle(ctx, raw); err == nil || errors.Is(err, route.ErrMalformed) {
 			t.Fatalf("err = %v, want an AWS error", err)
 		}
-		if err := r.handler.Handle(ctx, raw); err != nil {
+		if _, err := r.handler.Handle(ctx, raw); err != nil {
 			t.Fatal(err)
 		}
 		if len(r.cloud.Builds()) != 1 || len(r.cloud.Published()) != 1 {
@@ -329,13 +330,13 @@ func TestFailures(t *testing.T) {
 	t.Run("start fails: no message, the retry builds", func(t *testing.T) {
 		r := newRig(testConfig())
 		r.cloud.Fail(sim.OpStartBuild, sim.Throttle(), 1)
-		if err := r.handler.Handle(ctx, raw); err == nil {
+		if _, err := r.handler.Handle(ctx, raw); err == nil {
 			t.Fatal("start failure not returned")
 		}
 		if len(r.cloud.Published()) != 0 {
 			t.Fatal("a failed start was notified")
 		}
-		if err := r.handler.Handle(ctx, raw); err != nil || len(r.cloud.Builds()) != 1 {
+		if _, err := r.handler.Handle(ctx, raw); err != nil || len(r.cloud.Builds()) != 1 {
 			t.Fatalf("retry: %v, %d builds", err, len(r.cloud.Builds()))
 		}
 	})
@@ -343,16 +344,16 @@ func TestFailures(t *testing.T) {
 	t.Run("notify fails: error returned, the retry starts nothing", func(t *testing.T) {
 		r := newRig(testConfig())
 		r.cloud.Fail(sim.OpPublish, sim.ServerError(), 1)
-		if err := r.handler.Handle(ctx, raw); err == nil || !strings.Contains(err.Error(), "notify") {
+		if _, err := r.handler.Handle(ctx, raw); err == nil || !strings.Contains(err.Error(), "notify") {
 			t.Fatalf("err = %v, want the notify failure", err)
 		}
-		if err := r.handler.Handle(ctx, raw); err != nil || len(r.cloud.Builds()) != 1 {
+		if _, err := r.handler.Handle(ctx, raw); err != nil || len(r.cloud.Builds()) != 1 {
 			t.Fatalf("retry: %v, %d builds; want 1 build", err, len(r.cloud.Builds()))
 		}
 	})
 
 	t.Run("handler without ports", func(t *testing.T) {
-		if err := (&secretchange.Handler{}).Handle(ctx, raw); err == nil {
+		if _, err := (&secretchange.Handler{}).Handle(ctx, raw); err == nil {
 			t.Fatal("empty handler succeeded")
 		}
 	})
@@ -366,7 +367,7 @@ func TestErrorsNameTheAppOnce(t *testing.T) {
 	r := newRig(testConfig())
 	r.cloud.Fail(sim.OpStartBuild, sim.Throttle(), 1)
 	const want = "secretchange: app shop: start build of project shop-golden-ami: api error Throttling: Rate exceeded"
-	if err := r.handler.Handle(ctx, raw); err == nil || err.Error() != want {
+	if _, err := r.handler.Handle(ctx, raw); err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant  %s", err, want)
 	}
 
@@ -431,7 +432,7 @@ func TestPendingRebuildFollowsTheRunningBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, err := r.handler.Process(ctx, ev("e-pend", "aws.secretsmanager", apiCall, account, region, trail("PutSecretValue", m{"secretId": shopARN}, nil, nil)))
+	outs, err := r.handler.Handle(ctx, ev("e-pend", "aws.secretsmanager", apiCall, account, region, trail("PutSecretValue", m{"secretId": shopARN}, nil, nil)))
 	if err != nil || len(outs) != 1 || !outs[0].Pending || len(r.cloud.Builds()) != 1 {
 		t.Fatalf("outcome %+v, %d builds, err %v", outs, len(r.cloud.Builds()), err)
 	}

@@ -35,6 +35,10 @@ type group struct {
 	arn       string
 	created   time.Time
 	launches  int
+	// scaling holds the group's policies and scheduled actions
+	// (scaling.go); instanceTime sums its instances' running time.
+	scaling      *scaling
+	instanceTime time.Duration
 }
 
 // AllProcesses are the scaling processes of an Auto Scaling group.
@@ -133,12 +137,13 @@ func (a *AutoScaling) DescribeAutoScalingGroups(ctx context.Context, in *autosca
 
 func (a *AutoScaling) describeGroups(in *autoscaling.DescribeAutoScalingGroupsInput) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 	c := a.c
+	names, next, err := c.groupPage(in)
+	if err != nil {
+		return nil, err
+	}
 	var out []astypes.AutoScalingGroup
-	for _, n := range in.AutoScalingGroupNames {
+	for _, n := range names {
 		g := c.groups[n]
-		if g == nil {
-			continue // AWS omits unknown names
-		}
 		sg := astypes.AutoScalingGroup{
 			AutoScalingGroupName: aws.String(g.name), AutoScalingGroupARN: aws.String(g.arn),
 			MinSize: aws.Int32(int32(g.min)), DesiredCapacity: aws.Int32(int32(g.desired)), MaxSize: aws.Int32(int32(g.max)),
@@ -165,7 +170,42 @@ func (a *AutoScaling) describeGroups(in *autoscaling.DescribeAutoScalingGroupsIn
 		}
 		out = append(out, sg)
 	}
-	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: out}, nil
+	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: out, NextToken: next}, nil
+}
+
+// groupPage is the page of group names a DescribeAutoScalingGroups call
+// answers, as AWS pages it: MaxRecords (default 50, at most 100) bounds
+// both the names a call may give and the groups a page holds; names AWS
+// does not know are left out; without names, every group.
+func (c *Cloud) groupPage(in *autoscaling.DescribeAutoScalingGroupsInput) ([]string, *string, error) {
+	size, err := pageSize("maxRecords", in.MaxRecords, defaultGroupsPage, maxGroupsPage)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(in.AutoScalingGroupNames) > size {
+		return nil, nil, validation("The number of group names (%d) exceeds MaxRecords (%d)", len(in.AutoScalingGroupNames), size)
+	}
+	if len(in.Filters) > 0 {
+		return nil, nil, validation("the simulation does not implement DescribeAutoScalingGroups filters")
+	}
+	var names []string
+	for _, n := range in.AutoScalingGroupNames {
+		if c.groups[n] != nil && !contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(in.AutoScalingGroupNames) == 0 {
+		names = sortedSet(c.groups)
+	}
+	sort.Strings(names)
+	from, to, next, err := pageOf(OpDescribeAutoScalingGroups, aws.ToString(in.NextToken), size, len(names))
+	if err != nil {
+		return nil, nil, err
+	}
+	if next == "" {
+		return names[from:to], nil, nil
+	}
+	return names[from:to], aws.String(next), nil
 }
 
 func (a *AutoScaling) UpdateAutoScalingGroup(ctx context.Context, in *autoscaling.UpdateAutoScalingGroupInput, _ ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error) {

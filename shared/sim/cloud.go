@@ -30,7 +30,10 @@ type Call struct {
 	Op       string
 	Mutating bool
 	Input    any
-	Err      error // the call's outcome: injected, the context's, or the simulation's
+	Err      error // the call's outcome: injected, the context's, the simulation's, or throttling
+	// Began and Ended are wall-clock times, the latency (Cloud.Latency)
+	// included: critical paths are measured from them (CriticalPath).
+	Began, Ended time.Time
 }
 
 type fault struct {
@@ -53,6 +56,10 @@ type Cloud struct {
 	// Region is the simulated region, as the ARNs the simulation makes
 	// (groups, builds) and its groups' Availability Zones name it.
 	Region string
+	// Latency is how long every call takes, slept for real (limits.go); 0,
+	// the default, keeps tests fast.
+	Latency time.Duration
+	limits  *limiter // AWS's request token buckets, once Throttle turns them on
 
 	images    map[string]*image
 	templates map[string]*template
@@ -60,6 +67,7 @@ type Cloud struct {
 	tgs       map[string]*targetGroup
 	listeners map[string]*listener
 	rules     map[string]*rule
+	rds       *rdsState // RDS and Secrets Manager (rds.go, secrets.go), made on first use
 	topics    map[string]bool
 	projects  map[string]*project
 	pipelines map[string]*pipeline
@@ -123,6 +131,7 @@ func (c *Cloud) Advance(d time.Duration) {
 	for c.now.Before(end) {
 		step := min(time.Minute, end.Sub(c.now))
 		c.converge()
+		c.meter(step)
 		c.now = c.now.Add(step)
 		c.converge()
 	}
@@ -216,16 +225,22 @@ func serve[In, Out any](c *Cloud, ctx context.Context, op Op, in *In, do func(in
 	if !ok {
 		panic(fmt.Sprintf("sim: operation %q is not in the ops table", string(op)))
 	}
+	began := time.Now()
+	c.wait(ctx) // the call's latency, outside the lock: calls overlap, as AWS's do
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls = append(c.calls, Call{At: c.now, Service: info.service, Op: string(op), Mutating: info.mutating, Input: clone(in)})
+	c.calls = append(c.calls, Call{At: c.now, Service: info.service, Op: string(op), Mutating: info.mutating, Input: clone(in), Began: began})
 	rec := len(c.calls) - 1
+	defer func() { c.calls[rec].Ended = time.Now() }()
 	var err error
 	if err = ctx.Err(); err == nil {
 		if f := c.faults[op]; f != nil && f.times > 0 {
 			f.times--
 			err = f.err
 		}
+	}
+	if err == nil {
+		err = c.limits.take(op, info)
 	}
 	if err != nil {
 		c.calls[rec].Err = err

@@ -168,6 +168,9 @@ func (e *EC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, _
 
 func (e *EC2) describeImages(in *ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
 	c := e.c
+	if in.MaxResults == nil && in.NextToken != nil {
+		return nil, APIError("InvalidParameterCombination", "NextToken needs MaxResults", smithy.FaultClient)
+	}
 	var out []ec2types.Image
 	if len(in.ImageIds) > 0 {
 		for _, id := range in.ImageIds {
@@ -226,7 +229,22 @@ next:
 		}
 		out = append(out, i)
 	}
-	return &ec2.DescribeImagesOutput{Images: out}, nil
+	if in.MaxResults == nil {
+		return &ec2.DescribeImagesOutput{Images: out}, nil // unpaginated
+	}
+	size, err := pageSize("maxResults", in.MaxResults, maxImagesPage, maxImagesPage)
+	if err != nil {
+		return nil, err
+	}
+	from, to, next, err := pageOf(OpDescribeImages, aws.ToString(in.NextToken), size, len(out))
+	if err != nil {
+		return nil, err
+	}
+	res := &ec2.DescribeImagesOutput{Images: out[from:to]}
+	if next != "" {
+		res.NextToken = aws.String(next)
+	}
+	return res, nil
 }
 
 // creationDate is the layout of an image's CreationDate: AWS writes
@@ -266,6 +284,9 @@ func (e *EC2) DescribeLaunchTemplateVersions(ctx context.Context, in *ec2.Descri
 
 func (e *EC2) describeVersions(in *ec2.DescribeLaunchTemplateVersionsInput) (*ec2.DescribeLaunchTemplateVersionsOutput, error) {
 	c := e.c
+	if _, err := pageSize("maxResults", in.MaxResults, maxTemplateVersion, maxTemplateVersion); err != nil {
+		return nil, err
+	}
 	t := c.templates[aws.ToString(in.LaunchTemplateId)]
 	if t == nil {
 		return nil, notFound("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", aws.ToString(in.LaunchTemplateId))

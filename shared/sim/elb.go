@@ -103,15 +103,44 @@ func (e *ELBv2) DescribeListeners(ctx context.Context, in *elbv2.DescribeListene
 
 func (e *ELBv2) describeListeners(in *elbv2.DescribeListenersInput) (*elbv2.DescribeListenersOutput, error) {
 	c := e.c
-	var out []elbtypes.Listener
 	for _, arn := range in.ListenerArns {
-		l := c.listeners[arn]
-		if l == nil {
+		if c.listeners[arn] == nil {
 			return nil, notFound("ListenerNotFound", "One or more listeners not found")
 		}
-		out = append(out, l.sdk())
 	}
-	return &elbv2.DescribeListenersOutput{Listeners: out}, nil
+	arns, next, err := arnPage(OpDescribeListeners, in.ListenerArns, in.PageSize, in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	var out []elbtypes.Listener
+	for _, arn := range arns {
+		out = append(out, c.listeners[arn].sdk())
+	}
+	return &elbv2.DescribeListenersOutput{Listeners: out, NextMarker: next}, nil
+}
+
+// arnPage is the page of the ARNs a DescribeListeners or DescribeRules
+// call answers: any number of ARNs (ELB documents no maximum), in pages
+// of PageSize (1..400; 400 when not given).
+func arnPage(op Op, arns []string, size *int32, marker *string) ([]string, *string, error) {
+	n, err := pageSize("pageSize", size, defaultListPage, maxListPage)
+	if err != nil {
+		return nil, nil, err
+	}
+	var uniq []string
+	for _, a := range arns {
+		if !contains(uniq, a) {
+			uniq = append(uniq, a)
+		}
+	}
+	from, to, next, err := pageOf(op, aws.ToString(marker), n, len(uniq))
+	if err != nil {
+		return nil, nil, err
+	}
+	if next == "" {
+		return uniq[from:to], nil, nil
+	}
+	return uniq[from:to], aws.String(next), nil
 }
 
 // sdk is the listener as DescribeListeners and ModifyListener report it.
@@ -164,15 +193,20 @@ func (e *ELBv2) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput,
 
 func (e *ELBv2) describeRules(in *elbv2.DescribeRulesInput) (*elbv2.DescribeRulesOutput, error) {
 	c := e.c
-	var out []elbtypes.Rule
 	for _, arn := range in.RuleArns {
-		r := c.rules[arn]
-		if r == nil {
+		if c.rules[arn] == nil {
 			return nil, notFound("RuleNotFound", "One or more rules not found")
 		}
-		out = append(out, r.sdk())
 	}
-	return &elbv2.DescribeRulesOutput{Rules: out}, nil
+	arns, next, err := arnPage(OpDescribeRules, in.RuleArns, in.PageSize, in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	var out []elbtypes.Rule
+	for _, arn := range arns {
+		out = append(out, c.rules[arn].sdk())
+	}
+	return &elbv2.DescribeRulesOutput{Rules: out, NextMarker: next}, nil
 }
 
 // sdk is the rule as DescribeRules and ModifyRule report it; the

@@ -23,6 +23,13 @@ const (
 	OpSuspendProcesses          Op = "SuspendProcesses"
 	OpResumeProcesses           Op = "ResumeProcesses"
 
+	OpDescribePolicies              Op = "DescribePolicies"
+	OpPutScalingPolicy              Op = "PutScalingPolicy"
+	OpDeletePolicy                  Op = "DeletePolicy"
+	OpDescribeScheduledActions      Op = "DescribeScheduledActions"
+	OpPutScheduledUpdateGroupAction Op = "PutScheduledUpdateGroupAction"
+	OpDeleteScheduledAction         Op = "DeleteScheduledAction"
+
 	OpDescribeListeners    Op = "DescribeListeners"
 	OpModifyListener       Op = "ModifyListener"
 	OpDescribeRules        Op = "DescribeRules"
@@ -46,7 +53,8 @@ type opInfo struct {
 	mutating bool
 }
 
-// ops is every operation the simulation implements. A test checks that
+// ops is every operation the simulation implements (RDS and Secrets
+// Manager add theirs in rds.go and secrets.go). A test checks that
 // each one is a method of the simulated client of its service, and that
 // every such method is listed.
 var ops = map[Op]opInfo{
@@ -60,6 +68,13 @@ var ops = map[Op]opInfo{
 	OpUpdateAutoScalingGroup:    {"autoscaling", true},
 	OpSuspendProcesses:          {"autoscaling", true},
 	OpResumeProcesses:           {"autoscaling", true},
+
+	OpDescribePolicies:              {"autoscaling", false},
+	OpPutScalingPolicy:              {"autoscaling", true},
+	OpDeletePolicy:                  {"autoscaling", true},
+	OpDescribeScheduledActions:      {"autoscaling", false},
+	OpPutScheduledUpdateGroupAction: {"autoscaling", true},
+	OpDeleteScheduledAction:         {"autoscaling", true},
 
 	OpDescribeListeners:    {"elbv2", false},
 	OpModifyListener:       {"elbv2", true},

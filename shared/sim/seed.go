@@ -1,7 +1,13 @@
 package sim
 
 import (
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/kaizen-sre/kaizen/shared/alrelease"
 	"github.com/kaizen-sre/kaizen/shared/config"
@@ -23,6 +29,13 @@ func (c *Cloud) SeedApp(app *config.App) string {
 	}
 	c.AddGroup(app.Blue.ASG, app.Blue.LaunchTemplateID, "1", app.Blue.TargetGroupARN, app.Floor, app.Floor, mx)
 	c.AddGroup(app.Green.ASG, app.Green.LaunchTemplateID, "1", app.Green.TargetGroupARN, 0, 0, mx)
+	for _, col := range config.Colors {
+		for _, p := range ReferencePolicies(app, col) {
+			if err := c.AddScalingPolicy(p); err != nil {
+				panic(fmt.Sprintf("sim: seeding %s: %v", aws.ToString(p.PolicyName), err))
+			}
+		}
+	}
 	c.AddListener(app.ListenerARN, app.Blue.TargetGroupARN)
 	h, v := "", ""
 	if app.Preview.Header != nil {
@@ -79,4 +92,39 @@ func (c *Cloud) NewAMI(app *config.App, name, pipelineExecution string) string {
 		tags[app.PipelineTag] = pipelineExecution
 	}
 	return c.AddImage(name, c.Now(), tags)
+}
+
+// ReferencePolicies are the scaling policies the reference fleet stack
+// (infra/stacks/fleet.go) gives each color from one definition: target
+// tracking on the requests per target of the color's own target group and
+// on CPU, and predictive scaling (forecast and scale) on the request
+// count, each named after its group as CloudFormation names them.
+func ReferencePolicies(app *config.App, c config.Color) []*autoscaling.PutScalingPolicyInput {
+	group := app.Color(c).ASG
+	label := ResourceLabel(app, c)
+	return []*autoscaling.PutScalingPolicyInput{
+		{AutoScalingGroupName: aws.String(group), PolicyName: aws.String(group + "-RequestsPerTarget"), PolicyType: aws.String("TargetTrackingScaling"),
+			TargetTrackingConfiguration: &astypes.TargetTrackingConfiguration{TargetValue: aws.Float64(1000),
+				PredefinedMetricSpecification: &astypes.PredefinedMetricSpecification{PredefinedMetricType: astypes.MetricTypeALBRequestCountPerTarget, ResourceLabel: aws.String(label)}}},
+		{AutoScalingGroupName: aws.String(group), PolicyName: aws.String(group + "-Cpu"), PolicyType: aws.String("TargetTrackingScaling"),
+			TargetTrackingConfiguration: &astypes.TargetTrackingConfiguration{TargetValue: aws.Float64(50),
+				PredefinedMetricSpecification: &astypes.PredefinedMetricSpecification{PredefinedMetricType: astypes.MetricTypeASGAverageCPUUtilization}}},
+		{AutoScalingGroupName: aws.String(group), PolicyName: aws.String(group + "-Predictive"), PolicyType: aws.String("PredictiveScaling"),
+			PredictiveScalingConfiguration: &astypes.PredictiveScalingConfiguration{
+				Mode: astypes.PredictiveScalingModeForecastAndScale, SchedulingBufferTime: aws.Int32(600),
+				MaxCapacityBreachBehavior: astypes.PredictiveScalingMaxCapacityBreachBehaviorHonorMaxCapacity,
+				MetricSpecifications: []astypes.PredictiveScalingMetricSpecification{{TargetValue: aws.Float64(1000),
+					PredefinedMetricPairSpecification: &astypes.PredictiveScalingPredefinedMetricPair{PredefinedMetricType: astypes.PredefinedMetricPairTypeALBRequestCount, ResourceLabel: aws.String(label)}}},
+			}},
+	}
+}
+
+// ResourceLabel is the ALB request-count metrics' label of a color's
+// target group: "app/<alb>/<id>/targetgroup/<tg>/<id>", from the listener
+// and target group ARNs.
+func ResourceLabel(app *config.App, c config.Color) string {
+	lb := app.ListenerARN[strings.Index(app.ListenerARN, ":listener/")+len(":listener/"):]
+	lb = lb[:strings.LastIndex(lb, "/")]
+	tg := app.Color(c).TargetGroupARN
+	return lb + "/" + tg[strings.Index(tg, ":targetgroup/")+1:]
 }

@@ -50,10 +50,16 @@ func opOf[I any, PO smithy.Serializable, Opt any](call func(context.Context, *I,
 func queryServices(as cloud.AutoScalingAPI, elb cloud.ELBv2API, sns cloud.SNSAPI) map[string]*queryService {
 	return map[string]*queryService{
 		svcAutoScaling: {xmlns: "http://autoscaling.amazonaws.com/doc/2011-01-01/", ops: map[string]queryOp{
-			"DescribeAutoScalingGroups": opOf(as.DescribeAutoScalingGroups, asschemas.AutoScalingGroupNamesType),
-			"UpdateAutoScalingGroup":    opOf(as.UpdateAutoScalingGroup, asschemas.UpdateAutoScalingGroupType),
-			"SuspendProcesses":          opOf(as.SuspendProcesses, asschemas.ScalingProcessQuery),
-			"ResumeProcesses":           opOf(as.ResumeProcesses, asschemas.ScalingProcessQuery),
+			"DescribeAutoScalingGroups":     opOf(as.DescribeAutoScalingGroups, asschemas.AutoScalingGroupNamesType),
+			"UpdateAutoScalingGroup":        opOf(as.UpdateAutoScalingGroup, asschemas.UpdateAutoScalingGroupType),
+			"SuspendProcesses":              opOf(as.SuspendProcesses, asschemas.ScalingProcessQuery),
+			"ResumeProcesses":               opOf(as.ResumeProcesses, asschemas.ScalingProcessQuery),
+			"DescribePolicies":              opOf(as.DescribePolicies, asschemas.DescribePoliciesType),
+			"PutScalingPolicy":              opOf(as.PutScalingPolicy, asschemas.PutScalingPolicyType),
+			"DeletePolicy":                  opOf(as.DeletePolicy, asschemas.DeletePolicyType),
+			"DescribeScheduledActions":      opOf(as.DescribeScheduledActions, asschemas.DescribeScheduledActionsType),
+			"PutScheduledUpdateGroupAction": opOf(as.PutScheduledUpdateGroupAction, asschemas.PutScheduledUpdateGroupActionType),
+			"DeleteScheduledAction":         opOf(as.DeleteScheduledAction, asschemas.DeleteScheduledActionType),
 		}},
 		svcELB: {xmlns: "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/", ops: map[string]queryOp{
 			"DescribeListeners":    opOf(elb.DescribeListeners, elbschemas.DescribeListenersInput),

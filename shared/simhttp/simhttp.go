@@ -58,6 +58,7 @@ var versions = map[string]string{
 	"2011-01-01": svcAutoScaling,
 	"2015-12-01": svcELB,
 	"2010-03-31": svcSNS,
+	"2014-10-31": svcRDS,
 }
 
 // targetPrefixes maps the X-Amz-Target prefix of the JSON protocols to
@@ -66,6 +67,7 @@ var targetPrefixes = map[string]string{
 	"CodeBuild_20161006":    svcCodeBuild,
 	"CodePipeline_20150709": svcCodePipeline,
 	"AmazonSSM":             svcSSM,
+	"secretsmanager":        svcSecrets,
 }
 
 // maxBody bounds a request body; the largest kaizen sends is an SNS message
@@ -102,6 +104,10 @@ func New(c *sim.Cloud, opts ...Option) http.Handler {
 	}
 	s.query = queryServices(c.AutoScaling(), c.ELBv2(), c.SNS())
 	s.json = jsonOps(c.CodeBuild(), c.CodePipeline(), c.SSM())
+	s.query[svcRDS] = rdsQueryService(c.RDS()) // and Secrets Manager: rds.go
+	for k, op := range secretsJSONOps(c.SecretsManager()) {
+		s.json[k] = op
+	}
 	s.admin = s.adminMux()
 	return s
 }
@@ -118,7 +124,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveEC2(w, r)
 	case s.query[svc] != nil:
 		s.serveQuery(w, r, svc, s.query[svc])
-	case svc == svcCodeBuild || svc == svcCodePipeline || svc == svcSSM:
+	case svc == svcCodeBuild || svc == svcCodePipeline || svc == svcSSM || svc == svcSecrets:
 		s.serveJSON(w, r, svc)
 	case r.Header.Get("X-Amz-Target") != "":
 		// A JSON client of a service not simulated here (DynamoDB, say)
@@ -160,7 +166,7 @@ func serviceOf(r *http.Request) string {
 
 func known(svc string) bool {
 	switch svc {
-	case svcEC2, svcAutoScaling, svcELB, svcSNS, svcCodeBuild, svcCodePipeline, svcSSM:
+	case svcEC2, svcAutoScaling, svcELB, svcSNS, svcCodeBuild, svcCodePipeline, svcSSM, svcRDS, svcSecrets:
 		return true
 	}
 	return false

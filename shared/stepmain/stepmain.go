@@ -1,6 +1,6 @@
 // Package stepmain is the wiring of the release-step functions (stage,
 // promote, guard and tick): the EC2, Auto Scaling, ELBv2 and SNS clients
-// behind cloud.Fleet, the state table, and steps.Deps, started through
+// behind cloud.Fleet, the state table, and steps.Reconciler, started through
 // lambdamain. It is apart from lambdamain so that the functions that do
 // not run release steps (secretchange, alaspoll) do not link the planner
 // or these clients.
@@ -8,7 +8,6 @@ package stepmain
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +20,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
+	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/steps"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
@@ -28,18 +28,21 @@ import (
 // Start runs a release-step function: stage, promote, guard or tick.
 func Start(function string) {
 	lambdamain.Serve(function, func(_ context.Context, env lambdamain.Env, cfg *config.File, awsCfg aws.Config) (lambdamain.Handler, error) {
-		d := &steps.Deps{
+		d := &steps.Reconciler{
 			Config: cfg,
-			Fleet: &cloud.Fleet{
+			Fleet: (&cloud.Fleet{
 				EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg),
 				ELB: elbv2.NewFromConfig(awsCfg), SNS: sns.NewFromConfig(awsCfg),
 				Attempts: 1, // the SDK's standard retryer already retries
-			},
+				// Numbered template versions never change: read once per
+				// container, not once per step.
+				Versions: &cloud.VersionCache{},
+			}).Paced(cloud.NewPacer()), // reads stay under AWS's request rates
 			Store: &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table},
 			Log:   slog.Default(),
 		}
-		return func(ctx context.Context, raw json.RawMessage) error {
-			_, err := d.Handle(ctx, function, raw)
+		return func(ctx context.Context, e route.Event) error {
+			_, err := d.HandleEvent(ctx, function, e)
 			return err
 		}, nil
 	})

@@ -15,7 +15,6 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
 	"github.com/kaizen-sre/kaizen/shared/sim"
-	"github.com/kaizen-sre/kaizen/shared/steps"
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
@@ -104,7 +103,7 @@ func TestForeignInputChangesNothing(t *testing.T) {
 			before := w.state()
 			m := w.mutations(func() {
 				_, err := w.send(c.function, read(c.file))
-				if c.malformed != errors.Is(err, steps.ErrMalformed) {
+				if c.malformed != errors.Is(err, route.ErrMalformed) {
 					t.Fatalf("error = %v, malformed expected: %v", err, c.malformed)
 				}
 			})
@@ -124,7 +123,7 @@ func TestForeignInputChangesNothing(t *testing.T) {
 func TestMalformedEnvelope(t *testing.T) {
 	w := newWorld(t, store.NewMemory())
 	for _, raw := range []string{`not json`, `{}`, `{"source":"aws.ec2","detail-type":"EC2 AMI State Change"}`, `[1,2]`} {
-		if _, err := w.deps.Handle(context.Background(), route.Stage, []byte(raw)); !errors.Is(err, steps.ErrMalformed) {
+		if _, err := w.deps.Handle(context.Background(), route.Stage, []byte(raw)); !errors.Is(err, route.ErrMalformed) {
 			t.Errorf("%s: error = %v, want ErrMalformed", raw, err)
 		}
 	}

@@ -147,18 +147,14 @@ func TestCapacityFollowsTheLiveColor(t *testing.T) {
 	if got := w.observe().Color(config.Blue).Desired; got != min(before+2*al.Step, w.observe().Color(config.Blue).Max) {
 		t.Fatalf("no second step while in ALARM: desired %d", got)
 	}
-	w.must(route.Guard, w.alarmEvent("shop-cpu-high", "OK", "ALARM"))
-	d := w.observe().Color(config.Blue).Desired
-	w.wait(30 * time.Minute)
-	if got := w.observe().Color(config.Blue).Desired; got != d {
-		t.Fatalf("stepped after OK: %d → %d", d, got)
-	}
-	// A release now gives green blue's grown capacity, and the idle color's
+	// Still in ALARM, a release gives green blue's current need (its
+	// desired capacity), with MinSize at the floor, and the idle color's
 	// load scaling is suspended.
+	d := w.observe().Color(config.Blue).Desired
 	w.toBake()
 	obs = w.observe()
-	if obs.Color(config.Green).Capacity != obs.Color(config.Blue).Capacity || obs.Color(config.Green).Desired != d {
-		t.Fatalf("capacity after cutover: %s", obs.Summary())
+	if g := obs.Color(config.Green); g.Desired != d || g.Min != w.app.Floor {
+		t.Fatalf("capacity after cutover: %s, want green at blue's desired %d with MinSize %d", obs.Summary(), d, w.app.Floor)
 	}
 	if !hasAll(obs.Color(config.Blue).Suspended, release.ScalingProcesses) || len(obs.Color(config.Green).Suspended) != 0 {
 		t.Fatalf("processes: blue %v green %v", obs.Color(config.Blue).Suspended, obs.Color(config.Green).Suspended)

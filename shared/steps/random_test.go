@@ -94,6 +94,9 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 		if errs := w.violations(); len(errs) > 0 {
 			return fmt.Errorf("after %q: %v", label, errs)
 		}
+		if err := capacityInBounds(w); err != nil {
+			return fmt.Errorf("after %q: %v", label, err)
+		}
 		if fn == route.Guard {
 			if err := alarmMovedPublicRightly(w, raw, before, obsBefore); err != nil {
 				return fmt.Errorf("after %q: %v", label, err)
@@ -147,6 +150,18 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 	}
 	for i := 0; i < 30; i++ {
 		var err error
+		if st := w.state().Active; st != nil && !st.State.BeforeApproval() && rng.IntN(3) == 0 {
+			// Load flaps while the public moves and bakes: capacity alarms
+			// between cutover steps.
+			state, prev := []string{"ALARM", "OK", "INSUFFICIENT_DATA", "OK"}[rng.IntN(4)], "OK"
+			if state == "OK" {
+				prev = "ALARM"
+			}
+			raw, l := alarm("shop-cpu-high", state, prev)
+			if err := sendAlarm("capacity "+state+" during "+string(st.State)+l, raw); err != nil {
+				return fail(err)
+			}
+		}
 		switch r := rng.IntN(100); {
 		case r < 15: // a new AMI, announced
 			execs++
@@ -219,6 +234,26 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 			return fail(err)
 		}
 	}
+	// Load is gone: once the capacity alarm is OK and its cooldown has
+	// passed, the live color is back at its level before the alarms, the
+	// floor (nothing else moves capacity in the storm).
+	w.cloud.Advance(time.Second)
+	if err := deliver("capacity OK (final)", route.Guard, w.alarmAt("shop-cpu-high", "OK", "ALARM", w.cloud.Now(), nil, nil)); err != nil {
+		return fail(err)
+	}
+	for m := 0; m < 7; m++ {
+		w.cloud.Advance(time.Minute)
+		if err := deliver("tick", route.Tick, w.tickEvent()); err != nil {
+			return fail(err)
+		}
+	}
+	if st := w.state(); st.Stuck == "" {
+		obs := w.observe()
+		l := obs.Color(obs.Live())
+		if want := min(w.app.Floor, l.Max); l.Desired != want || st.CapacityBase != 0 {
+			return fail(fmt.Errorf("capacity alarm OK for 7 minutes, but live %s is at %s (episode base %d), want desired %d", obs.Live(), l.Capacity, st.CapacityBase, want))
+		}
+	}
 	h, err := w.store.History(ctx, w.app.Name)
 	if err != nil {
 		return err
@@ -234,6 +269,28 @@ func runSeed(t *testing.T, s uint64, reached map[release.State]int) error {
 		newest := amis[len(amis)-1]
 		if st.Newest != newest {
 			return fail(fmt.Errorf("newest AMI %s never seen (newest known %s)", newest, st.Newest))
+		}
+	}
+	return nil
+}
+
+// capacityInBounds is the storms' capacity invariant: every color serving
+// the public is within [floor, MaxSize] (the floor within MaxSize), and
+// with no capacity-alarm episode open it is at its level before the
+// alarms: the floor, since in the storm nothing but kaizen sizes colors.
+func capacityInBounds(w *world) error {
+	st, obs := w.state(), w.observe()
+	for _, c := range config.Colors {
+		if obs.Weights[c] == 0 {
+			continue
+		}
+		v := obs.Color(c)
+		f := min(w.app.Floor, v.Max)
+		if v.Desired < f || v.Min < f || v.Desired > v.Max {
+			return fmt.Errorf("%s serves the public at %s, outside [floor %d, max %d]", c, v.Capacity, f, v.Max)
+		}
+		if st.Stuck == "" && st.CapacityBase == 0 && v.Desired != f {
+			return fmt.Errorf("no capacity alarm episode is open, but %s serves the public at %s, not at the floor %d", c, v.Capacity, f)
 		}
 	}
 	return nil
@@ -271,14 +328,7 @@ func alarmMovedPublicRightly(w *world, raw []byte, before release.AppState, obs 
 	if err != nil {
 		return err
 	}
-	var det route.AlarmDetail
-	if err := route.DecodeDetail(e, &det); err != nil {
-		return err
-	}
-	at, err := route.ParseAlarmTime(det.State.Timestamp)
-	if err != nil {
-		return err
-	}
+	det, at := *e.Alarm, e.Alarm.At
 	skew := time.Duration(w.app.AlarmSkewSeconds) * time.Second
 	switch {
 	case det.State.ActionsSuppressedBy != "" || det.Muted() != "":
@@ -298,7 +348,7 @@ func dupFunction(raw []byte) string {
 	if err != nil {
 		return route.Tick
 	}
-	if f := route.Route(e).Function; f != "" {
+	if f := e.Function; f != "" {
 		return f
 	}
 	return route.Tick

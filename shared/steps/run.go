@@ -20,13 +20,11 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/store"
 )
 
-// ErrMalformed marks events kaizen cannot read. They are returned as errors
-// (so they land in the dead-letter queue for a person to see) and change
-// nothing.
-var ErrMalformed = errors.New("malformed event")
-
-// Deps are what every step needs.
-type Deps struct {
+// Reconciler runs kaizen's release steps: for one event and one app it
+// observes the fleet, asks the pure planner for a plan, writes ahead,
+// applies and records. Every release-step function (stage, promote, guard,
+// tick) and the operator CLI use it.
+type Reconciler struct {
 	Config *config.File
 	Fleet  *cloud.Fleet
 	Store  store.Store
@@ -49,14 +47,14 @@ type Outcome struct {
 	Err      string           `json:"error,omitempty"`
 }
 
-func (d *Deps) now() time.Time {
+func (d *Reconciler) now() time.Time {
 	if d.Now != nil {
 		return d.Now().UTC()
 	}
 	return time.Now().UTC()
 }
 
-func (d *Deps) log() *slog.Logger {
+func (d *Reconciler) log() *slog.Logger {
 	if d.Log != nil {
 		return d.Log
 	}
@@ -77,7 +75,7 @@ var ErrBusy = errors.New("another invocation is applying a plan for this app")
 const inProgress = "interrupted while applying the plan"
 
 // Run performs one reconcile step for app.
-func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
+func (d *Reconciler) Run(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
 	var out Outcome
 	var err error
 	// The lease token names this invocation: a lease with another token is
@@ -103,7 +101,7 @@ func (d *Deps) Run(ctx context.Context, app *config.App, ev release.Event) (Outc
 	return out, err
 }
 
-func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event, token string) (Outcome, error) {
+func (d *Reconciler) runOnce(ctx context.Context, app *config.App, ev release.Event, token string) (Outcome, error) {
 	out := Outcome{App: app.Name, Event: ev}
 	log := d.log().With("app", app.Name, "event", ev.ID, "kind", ev.Kind)
 	st, err := d.Store.Load(ctx, app.Name)
@@ -121,6 +119,11 @@ func (d *Deps) runOnce(ctx context.Context, app *config.App, ev release.Event, t
 		// Only while a notification may need it: an approval prompt says
 		// whether the AMI is already live on staging.
 		obs.Staging = d.staging(ctx, app.StagingApp)
+	}
+	if wantScaling(st, ev, d.now()) {
+		if err := d.Fleet.ObserveScaling(ctx, app, &obs); err != nil {
+			return out, fmt.Errorf("observe: %w", err)
+		}
 	}
 	out.Observed = obs
 	now := d.now()
@@ -252,7 +255,7 @@ func actionStrings(as []release.Action) []string {
 
 // staging observes the staging app's public color; a failure only loses
 // the line in the notification.
-func (d *Deps) staging(ctx context.Context, name string) *release.StagingView {
+func (d *Reconciler) staging(ctx context.Context, name string) *release.StagingView {
 	sa, ok := d.Config.App(name)
 	if !ok {
 		return nil
@@ -264,4 +267,19 @@ func (d *Deps) staging(ctx context.Context, name string) *release.StagingView {
 	}
 	v := so.Color(so.Live())
 	return &release.StagingView{App: name, AMI: v.AMI, Healthy: v.Healthy, Desired: v.Desired}
+}
+
+// wantScaling says whether a step reads the colors' scaling policies and
+// scheduled actions: while a release is on its way to the public (staged
+// or approved, not yet shifting), or may be staged in this step (a new
+// AMI, a queued one no hold keeps waiting). Idle apps and the rollback
+// path spend no calls on them.
+func wantScaling(st release.AppState, ev release.Event, now time.Time) bool {
+	if r := st.Active; r != nil {
+		return r.State.BeforeApproval() || r.State == release.Promoting || r.State == release.WaitingForWindow
+	}
+	if img := ev.Image; img != nil && img.ID != st.Newest && !img.Created.Before(st.NewestCreated) {
+		return true
+	}
+	return st.Queued != nil && (st.Hold == nil || !now.Before(st.Hold.Until))
 }

@@ -27,7 +27,7 @@ func TestStagingFirst(t *testing.T) {
 	c.SeedApp(stg)
 	c.SeedApp(prod)
 	w := &world{t: t, cfg: cfg, app: prod, cloud: c, store: store.NewMemory()}
-	w.deps = &steps.Deps{Config: cfg, Store: w.store, Now: c.Now, Log: slog.New(slog.DiscardHandler),
+	w.deps = &steps.Reconciler{Config: cfg, Store: w.store, Now: c.Now, Log: slog.New(slog.DiscardHandler),
 		Fleet: &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3}}
 
 	ami := c.NewAMI(prod, "shop-golden-1", "exec-1")

@@ -27,7 +27,7 @@ type world struct {
 	app   *config.App
 	cloud *sim.Cloud
 	store store.Store
-	deps  *steps.Deps
+	deps  *steps.Reconciler
 	live  string // AMI seeded on blue
 	seq   int
 	// skipCheck turns off the per-step invariant check (randomized runs

@@ -57,6 +57,19 @@ type carriedEntries struct {
 	version int64
 	entries []release.Release
 	copied  bool
+	// at is the version that recorded the entries (0: version): a
+	// write-ahead record carries them forward unchanged (carryForward),
+	// and the item says so in its ledgerVersion attribute.
+	at int64
+}
+
+// recorded is the version that recorded the entries: their ledger items
+// carry it.
+func (c carriedEntries) recorded() int64 {
+	if c.at != 0 {
+		return c.at
+	}
+	return c.version
 }
 
 var _ Store = (*Dynamo)(nil)
@@ -103,7 +116,7 @@ func (d *Dynamo) getState(ctx context.Context, app string) (map[string]ddbtypes.
 			return nil, nil, fmt.Errorf("load state of %s: corrupt ledger entries: %w", app, err)
 		}
 	}
-	d.remember(app, carriedEntries{version: num(out.Item, "version"), entries: entries})
+	d.remember(app, carriedEntries{version: num(out.Item, "version"), entries: entries, at: num(out.Item, "ledgerVersion")})
 	return out.Item, entries, nil
 }
 
@@ -152,12 +165,25 @@ func (d *Dynamo) Save(ctx context.Context, st *release.AppState, ledger ...relea
 	if err != nil {
 		return err
 	}
-	if err := d.copyCarried(ctx, st.App, st.Version); err != nil {
-		return err
+	// A save that records no ledger entry (a write-ahead record) carries
+	// the entries the item holds, not yet known copied, forward into the
+	// new item instead of copying them first: the guard's path to its
+	// listener call stays one write long. The next save that records
+	// entries copies them (copyCarried).
+	carry, carried := d.carryForward(st.App, st.Version, len(ledger))
+	var at int64
+	if !carried {
+		if err := d.copyCarried(ctx, st.App, st.Version); err != nil {
+			return err
+		}
 	}
 	item := key("app#"+st.App, stateSortKey)
 	item["version"] = n(next.Version)
 	item["body"] = s(string(body))
+	if carried && len(carry.entries) > 0 {
+		ledger, at = carry.entries, carry.recorded()
+		item["ledgerVersion"] = n(at)
+	}
 	if len(ledger) > 0 {
 		lb, err := json.Marshal(ledger)
 		if err != nil {
@@ -179,11 +205,33 @@ func (d *Dynamo) Save(ctx context.Context, st *release.AppState, ledger ...relea
 		return fmt.Errorf("save state of %s: %w", st.App, err)
 	}
 	st.Version = next.Version
+	if carried {
+		d.remember(st.App, carriedEntries{version: next.Version, entries: ledger, at: at})
+		return nil
+	}
 	// Committed. A failed copy loses nothing: History reads the entries
 	// from the state item, and the next Save copies them first.
 	copied := d.copyEntries(ctx, next.Version, ledger) == nil
 	d.remember(st.App, carriedEntries{version: next.Version, entries: ledger, copied: copied})
 	return nil
+}
+
+// carryForward returns the entries a save that records none carries
+// forward: those of the item at version, known from this process's last
+// read or write of it and not known copied. It reports false when the
+// save records entries of its own, or the item is not known here.
+func (d *Dynamo) carryForward(app string, version int64, recording int) (carriedEntries, bool) {
+	if recording > 0 || version == 0 {
+		return carriedEntries{}, false
+	}
+	c, ok := d.cached(app)
+	if !ok || c.version != version {
+		return carriedEntries{}, false
+	}
+	if c.copied {
+		return carriedEntries{}, true
+	}
+	return c, true
 }
 
 // copyCarried copies the ledger entries the app's state item carries at
@@ -202,7 +250,7 @@ func (d *Dynamo) copyCarried(ctx context.Context, app string, version int64) err
 		if item == nil || num(item, "version") != version {
 			return ErrConflict
 		}
-		c = carriedEntries{version: version, entries: entries}
+		c = carriedEntries{version: version, entries: entries, at: num(item, "ledgerVersion")}
 	}
 	if c.copied {
 		return nil
@@ -213,11 +261,11 @@ func (d *Dynamo) copyCarried(ctx context.Context, app string, version int64) err
 		if err != nil {
 			return fmt.Errorf("check ledger entry %s: %w", r.ID, err)
 		}
-		if out.Item == nil || num(out.Item, "version") < version {
+		if out.Item == nil || num(out.Item, "version") < c.recorded() {
 			missing = append(missing, r)
 		}
 	}
-	if err := d.copyEntries(ctx, version, missing); err != nil {
+	if err := d.copyEntries(ctx, c.recorded(), missing); err != nil {
 		return err
 	}
 	c.copied = true
