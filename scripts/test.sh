@@ -9,7 +9,7 @@
 # (store, steps, rebuild, alas, e2e, conformance, simhttp, cmd/kaizen, ...)
 # is covered, and one a change gives goroutines later is too. The race
 # detector slows the randomized storms in shared/steps about tenfold, so
-# that run does RACE_STORM_SEEDS of them (default 100); all 1000 run after,
+# that run does RACE_STORM_SEEDS of them (default 30); all 1000 run after,
 # without -race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +60,7 @@ start_dynalite
 scripts/lint.sh
 phase lint
 
-KAIZEN_STORM_SEEDS=${RACE_STORM_SEEDS:-100} \
+KAIZEN_STORM_SEEDS=${RACE_STORM_SEEDS:-30} \
   go test -race -count=1 -timeout 20m ./... "$@" 2>&1 | tee "$logs/race"
 phase "tests (-race)"
 
