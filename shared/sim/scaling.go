@@ -60,19 +60,25 @@ func recordPage[T any](all []T, token *string, max *int32) ([]T, *string, error)
 	return all[from:to], next, nil
 }
 
+// groupNames is the one group a Describe names, or every group in order.
+func (a *AutoScaling) groupNames(name *string) ([]string, error) {
+	if n := aws.ToString(name); n != "" {
+		if a.c.groups[n] == nil {
+			return nil, groupNotFound(n)
+		}
+		return []string{n}, nil
+	}
+	return sortedSet(a.c.groups), nil
+}
+
 func (a *AutoScaling) DescribePolicies(ctx context.Context, in *autoscaling.DescribePoliciesInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribePoliciesOutput, error) {
 	return serve(a.c, ctx, OpDescribePolicies, in, a.describePolicies)
 }
 
 func (a *AutoScaling) describePolicies(in *autoscaling.DescribePoliciesInput) (*autoscaling.DescribePoliciesOutput, error) {
-	var names []string
-	if n := aws.ToString(in.AutoScalingGroupName); n != "" {
-		if a.c.groups[n] == nil {
-			return nil, groupNotFound(n)
-		}
-		names = []string{n}
-	} else {
-		names = sortedSet(a.c.groups)
+	names, err := a.groupNames(in.AutoScalingGroupName)
+	if err != nil {
+		return nil, err
 	}
 	var all []astypes.ScalingPolicy
 	for _, n := range names {
@@ -226,14 +232,9 @@ func (a *AutoScaling) DescribeScheduledActions(ctx context.Context, in *autoscal
 }
 
 func (a *AutoScaling) describeScheduled(in *autoscaling.DescribeScheduledActionsInput) (*autoscaling.DescribeScheduledActionsOutput, error) {
-	var names []string
-	if n := aws.ToString(in.AutoScalingGroupName); n != "" {
-		if a.c.groups[n] == nil {
-			return nil, groupNotFound(n)
-		}
-		names = []string{n}
-	} else {
-		names = sortedSet(a.c.groups)
+	names, err := a.groupNames(in.AutoScalingGroupName)
+	if err != nil {
+		return nil, err
 	}
 	var all []astypes.ScheduledUpdateGroupAction
 	for _, n := range names {
