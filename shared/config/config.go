@@ -122,6 +122,20 @@ type App struct {
 	// DBRefresh, on a staging app, refreshes its database from production's
 	// RDS snapshots (see dbrefresh.go).
 	DBRefresh *DBRefresh `json:"dbRefresh,omitempty"`
+	// StagingSoakMinutes, on an app with a StagingApp, refuses an approval
+	// until the same AMI has been live and healthy on staging that long
+	// (0: no gate).
+	StagingSoakMinutes int `json:"stagingSoakMinutes,omitempty"`
+	// PreviewURL is where people preview a staged release (from the
+	// office); approval requests link to it.
+	PreviewURL string `json:"previewUrl,omitempty"`
+	// RoleARN, when set, is the role kaizen assumes (STS) to act on an app
+	// that lives in another account; Region, when set, is the region it
+	// lives in (default: the file's region).
+	RoleARN string `json:"roleArn,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// Analysis judges a release by its own metrics (see analysis.go).
+	Analysis *Analysis `json:"analysis,omitempty"`
 }
 
 // The values of App.ScalingPolicies.
