@@ -173,6 +173,15 @@ func summary(m map[string]int) string {
 func failed(calls []apiCall) []string {
 	var out []string
 	for _, c := range calls {
+		if c.Service == "monitoring" && c.Status == http.StatusNotFound {
+			// moto 5.2.1 does not speak the smithy-rpcv2-cbor protocol
+			// (POST /service/GraniteServiceVersion20100801/operation/...)
+			// that the Go SDK's CloudWatch client uses and AWS documents
+			// for CloudWatch; it answers 404. The approval evidence reads
+			// the guard alarms' states best effort and says they are not
+			// available; the simulator serves them (shared/sim/cloudwatch.go).
+			continue
+		}
 		if c.Status >= 300 {
 			out = append(out, fmt.Sprintf("%s %s → HTTP %d", c.Service, c.Op, c.Status))
 		}

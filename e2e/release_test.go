@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/release"
 )
 
@@ -104,6 +105,21 @@ func TestReleaseThroughPackagedFunctions(t *testing.T) {
 	}
 	if len(w.cloud.Published()) == 0 {
 		t.Error("no SNS notification was published through the simulated SNS")
+	}
+	// Each notice went out per protocol: text for email, a chat card.
+	for _, p := range w.cloud.Published() {
+		if p.Structure != "json" || p.For("https") == p.For("email") {
+			t.Errorf("notice %q published without a message per protocol", p.Subject)
+		}
+	}
+	// kaizen's own metrics are EMF lines on the function's log.
+	lines, err := emf.Lines([]byte(tick.Log()))
+	ticks := 0
+	for _, l := range lines {
+		ticks += int(l.Values[emf.TicksCompleted])
+	}
+	if err != nil || ticks == 0 {
+		t.Errorf("the tick's log carries %d completed ticks in EMF (%v)", ticks, err)
 	}
 	t.Logf("mutating calls: %s", w.cloud.MutationSummary())
 }

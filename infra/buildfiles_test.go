@@ -521,7 +521,9 @@ func TestBuildFilesAgree(t *testing.T) {
 
 	s := full(t)
 	proj := props(resources(s.template(s.stacks.Pipeline.Stack), "AWS::CodeBuild::Project")[logicalID(s.stacks.Pipeline.Project)])
-	set := map[string]bool{"AWS_REGION": true, "CODEBUILD_SRC_DIR": true}
+	// Set by CodeBuild in every build ("Environment variables in build
+	// environments" of the CodeBuild user guide).
+	set := map[string]bool{"AWS_REGION": true, "CODEBUILD_SRC_DIR": true, "CODEBUILD_RESOLVED_SOURCE_VERSION": true}
 	for k := range b.Env.Variables {
 		set[k] = true
 	}

@@ -32,6 +32,7 @@ const (
 	ctxSourceConnection  = "kaizen:sourceConnectionArn"
 	ctxSourceRepository  = "kaizen:sourceRepository"
 	ctxSourceBranch      = "kaizen:sourceBranch"
+	ctxTracing           = "kaizen:tracing"
 )
 
 func main() { os.Exit(run()) }
@@ -94,6 +95,14 @@ func build(app awscdk.App) (*stacks.Stacks, error) {
 			Repository:    c.str(ctxSourceRepository, ""),
 			Branch:        c.str(ctxSourceBranch, ""),
 		}
+	}
+	// X-Ray active tracing is on unless the context turns it off.
+	if _, set := c.value(ctxTracing); set {
+		on, err := c.boolean(ctxTracing)
+		if err != nil {
+			return nil, err
+		}
+		o.NoTracing = !on
 	}
 	o.Assets, err = stacks.StageAssets(c.str(ctxAssets, "build/lambda/arm64"), c.str(ctxStaging, "build/assets"), cfg.Raw)
 	if err != nil {

@@ -56,8 +56,14 @@ type DemoResult struct {
 	// Refreshes its database refreshes (demo_staging.go).
 	Weekend   []DemoStep          `json:"weekend,omitempty"`
 	Refreshes []dbrefresh.Refresh `json:"refreshes,omitempty"`
-	Cost      DemoCost            `json:"cost"`
-	WallTime  string              `json:"wallTime"`
+	// Security is Monday's security loop (demo_security.go).
+	Security *SecurityLoop `json:"security,omitempty"`
+	Cost     DemoCost      `json:"cost"`
+	WallTime string        `json:"wallTime"`
+
+	// Samples are the day's public share, capacity and health per color,
+	// at each minute they changed (html.go draws them).
+	Samples []DaySample `json:"samples,omitempty"`
 }
 
 // DemoCost is what the simulated day's capacity cost, in the instance-hours
@@ -85,6 +91,8 @@ type demo struct {
 	steps []DemoStep
 	bad   int
 	peak  int // the live color's highest desired capacity so far
+	// samples: the fleet at each minute it changed (html.go)
+	samples []DaySample
 }
 
 var demoDay = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -92,8 +100,10 @@ var demoDay = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the steps and the final state as JSON")
+	htmlPath := fs.String("html", "", "also write the day as one self-contained HTML page (charts, events, ledger) to `FILE`")
+	svgPath := fs.String("svg", "", "also write the day's charts as SVG to `FILE` (the README's picture)")
 	cfgPath := fs.String("config", "", "configuration file (default examples/kaizen.json)")
-	if code, done := parseFlags(fs, "kaizen demo [--json] [--config FILE]", args, stdout, stderr); done {
+	if code, done := parseFlags(fs, "kaizen demo [--json] [--config FILE] [--html FILE] [--svg FILE]", args, stdout, stderr); done {
 		return code
 	}
 	path := configPath(*cfgPath)
@@ -119,6 +129,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		printTimeline(stdout, cfg, res)
 	}
+	if err := writeDemoPictures(stderr, res, *htmlPath, *svgPath); err != nil {
+		return fail(stderr, 1, "demo: %v", err)
+	}
 	if res.Violations > 0 {
 		return fail(stderr, 1, "demo: %d invariant violation(s)", res.Violations)
 	}
@@ -138,6 +151,15 @@ func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
 		if early, earlyBad, refreshes, err = weekend(ctx, cfg, s); err != nil {
 			return nil, err
 		}
+	}
+	// Monday afternoon: an advisory goes from the feed to production
+	// through staging (demo_security.go).
+	sec, err := securityLoop(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if sec != nil {
+		earlyBad += sec.Violations
 	}
 	l := lab.New(cfg, demoDay, io.Discard)
 	d := &demo{ctx: ctx, lab: l, app: &cfg.Apps[0]}
@@ -201,10 +223,13 @@ func Demo(ctx context.Context, cfg *config.File) (*DemoResult, error) {
 		d.until(14, 50)
 		d.send("alarm "+guard+" ALARM", route.Guard, mk.Alarm(guard, "ALARM", "OK", "Threshold Crossed: 1 datapoint [57.0] was greater than the threshold (10.0)", l.Cloud.Now()))
 	}
+	// 16:00: a bad AMI stopped by metric analysis at the first weighted step.
+	if err := d.analysisSegment(approval); err != nil { // demo_analysis.go
+		return nil, err
+	}
 	d.until(18, 0)
 
-	res := &DemoResult{App: app.Name, Steps: d.steps, Weekend: early, Violations: d.bad + earlyBad, Refreshes: refreshes, Calls: l.Cloud.Mutations(), Cost: d.cost()}
-	var err error
+	res := &DemoResult{App: app.Name, Steps: d.steps, Weekend: early, Violations: d.bad + earlyBad, Refreshes: refreshes, Calls: l.Cloud.Mutations(), Cost: d.cost(), Samples: d.samples, Security: sec}
 	if res.Final, err = l.Store.Load(ctx, app.Name); err != nil {
 		return nil, err
 	}
@@ -254,6 +279,7 @@ func (d *demo) until(hh, mm int) {
 	for d.lab.Cloud.Now().Before(end) {
 		d.lab.Cloud.Advance(time.Minute)
 		d.send("tick", route.Tick, d.lab.Maker.Schedule("kaizen-tick", d.lab.Cloud.Now()))
+		d.sampleNow()
 	}
 }
 
@@ -318,6 +344,7 @@ func (d *demo) record(label, function string, changes []string) {
 			step.Healthy[string(c)] = v.Healthy
 		}
 		step.Preview = string(obs.Preview)
+		d.sample(step.At, obs)
 	}
 	if err == nil {
 		d.peak = max(d.peak, obs.Color(obs.Live()).Desired)
@@ -400,6 +427,7 @@ func printTimeline(w io.Writer, cfg *config.File, res *DemoResult) {
 		fmt.Fprintf(w, "  %s (%s) on %s: %s\n", r.AMI, r.AMIName, r.Color, strings.Join(path, " → "))
 	}
 	printRefreshLedger(w, res.Refreshes)
+	printSecurityLoop(w, res.Security)
 	fmt.Fprintf(w, "\nmutating AWS calls: %s\n", joinCounts(res.Calls))
 	fmt.Fprintf(w, "%s\n", res.Cost)
 	if res.Violations == 0 {

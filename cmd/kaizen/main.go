@@ -14,14 +14,20 @@ import (
 const usage = `kaizen: event-driven blue/green releases and scaling for golden-AMI fleets
 
 Usage:
-  kaizen demo [--json]                      replay a whole release day on the simulated AWS
+  kaizen demo [--json] [--html FILE]        replay a whole release day on the simulated AWS
+                                            (--html: the day's charts, events and ledger as one page)
   kaizen route FILE                         name the function that takes an EventBridge event
   kaizen replay --event FILE... [--json] [--dry-run]
                                             run events in order through their functions on one simulated
                                             account, ticking every virtual minute between their times
   kaizen sim serve [--addr HOST:PORT]       serve the simulated AWS over HTTP (for AWS_ENDPOINT_URL)
   kaizen status [--app A] [--json]          live color, weights, AMI, capacity and health per color, what the release waits for
+  kaizen status --watch [--interval 2s]     the same, redrawn every interval until Ctrl-C
+  kaizen analyze [--app A] [--since 30m] [--json]
+                                            the release's metrics, new color against old: metric, old, new,
+                                            verdict (the judgement the tick makes, shared/analysis)
   kaizen history [--app A] [--json]         the release ledger
+  kaizen history --app A --html FILE        the ledger and the public per color it implies, as one page
   kaizen states [--dot|--mermaid]           a release's states and allowed transitions (README's diagram)
   kaizen promote|rollback|abort|resume --app A [--dry-run]
                                             a person's command, through the same checks as the events
@@ -70,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runALAS(ctx, rest, stdout, stderr)
 	case "status":
 		return runStatus(ctx, rest, stdout, stderr)
+	case "analyze":
+		return runAnalyze(ctx, rest, stdout, stderr)
 	case "history":
 		return runHistory(ctx, rest, stdout, stderr)
 	case "states":

@@ -110,7 +110,8 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s\n%s", code, errs, out)
 	}
-	for _, s := range []string{"staged", "preview ready", "promoting", "shift public", "baking", "done", "abandoned", "rolled_back", "capacity alarm", "invariants: all held"} {
+	for _, s := range []string{"staged", "preview ready", "promoting", "shift public", "baking", "done", "abandoned", "rolled_back", "capacity alarm", "invariants: all held",
+		"shifting 10%", "analysis fail of shift at 10%"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("timeline lacks %q", s)
 		}
@@ -120,7 +121,9 @@ func TestDemo(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
 		t.Fatalf("demo --json: exit %d, output not JSON", code)
 	}
-	if res.Violations != 0 || len(res.History) != 3 || res.Final.Active != nil {
+	// Four releases: done, rejected, rolled back by a guard alarm, and
+	// stopped by metric analysis at its first weighted step (16:00).
+	if res.Violations != 0 || len(res.History) != 4 || res.Final.Active != nil {
 		t.Fatalf("demo result: %d violations, %d releases, active %+v", res.Violations, len(res.History), res.Final.Active)
 	}
 	demoCapacityFollowsLoad(t, &res)

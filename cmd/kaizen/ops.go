@@ -16,6 +16,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -89,6 +90,7 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Reconci
 			ASG:      autoscaling.NewFromConfig(awsCfg, func(op *autoscaling.Options) { op.BaseEndpoint = ep(o.endpoint) }),
 			ELB:      elbv2.NewFromConfig(awsCfg, func(op *elbv2.Options) { op.BaseEndpoint = ep(o.endpoint) }),
 			SNS:      sns.NewFromConfig(awsCfg, func(op *sns.Options) { op.BaseEndpoint = ep(o.endpoint) }),
+			CW:       cloudwatch.NewFromConfig(awsCfg, func(op *cloudwatch.Options) { op.BaseEndpoint = ep(o.endpoint) }),
 			Attempts: 1,
 		},
 		Store:  &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg, func(op *dynamodb.Options) { op.BaseEndpoint = ep(o.dynamoEndpoint) }), Table: o.table},
@@ -97,6 +99,7 @@ func opsDeps(ctx context.Context, o *opsFlags, stderr io.Writer) (*steps.Reconci
 		// went wrong.
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	d.Fleets = opsFleets(cfg, awsCfg, d.Fleet, o.endpoint) // apps in other accounts and regions (accounts.go)
 	return d, apps, nil
 }
 
@@ -124,19 +127,28 @@ func opsSetup(ctx context.Context, name, synopsis string, args []string, stdout,
 
 // AppStatus is what `kaizen status --json` prints per app.
 type AppStatus struct {
-	App      string           `json:"app"`
+	App string `json:"app"`
+	// Where is the app's account and region, when apps live in more than one.
+	Where    string           `json:"where,omitempty"`
 	Live     string           `json:"live"`
 	Observed release.Observed `json:"observed"`
 	State    release.AppState `json:"state"`
 	Waiting  []string         `json:"waiting"`
 	// Database is the app's database, for an app whose dbRefresh refreshes it.
 	Database *DatabaseStatus `json:"database,omitempty"`
+	// Secret lists the images the colors run that carry a superseded
+	// secret version (status_security.go).
+	Secret *SecretStatus `json:"secret,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, d, apps, code := opsSetup(ctx, "status", "kaizen status [--app A] [--json] [flags]", args, stdout, stderr, false, nil)
+	wf := &watchFlags{}
+	o, d, apps, code := opsSetup(ctx, "status", "kaizen status [--app A] [--json] [--watch [--interval 2s]] [flags]", args, stdout, stderr, false, wf.register)
 	if d == nil {
 		return code
+	}
+	if wf.on {
+		return watchStatus(ctx, args, wf, o.json, stdout, stderr)
 	}
 	var all []AppStatus
 	for _, app := range apps {
@@ -144,7 +156,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail(stderr, 1, "status: %v", hint(err))
 		}
-		obs, err := d.Fleet.Observe(ctx, app)
+		obs, err := d.FleetFor(app).Observe(ctx, app)
 		if err != nil {
 			return fail(stderr, 1, "status: %v", hint(err))
 		}
@@ -155,7 +167,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail(stderr, 1, "status: %v", hint(err))
 		}
-		all = append(all, AppStatus{App: app.Name, Live: string(obs.Live()), Observed: obs, State: st, Waiting: plan.Notes, Database: db})
+		sec, err := statusSecret(ctx, d, app)
+		if err != nil {
+			return fail(stderr, 1, "status: %v", hint(err))
+		}
+		all = append(all, AppStatus{App: app.Name, Where: where(d.Config, app), Live: string(obs.Live()), Observed: obs, State: st, Waiting: plan.Notes, Database: db, Secret: sec})
 	}
 	if o.json {
 		return printJSON(stdout, stderr, all)
@@ -169,6 +185,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func printStatus(w io.Writer, s AppStatus) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "app\t%s\n", s.App)
+	if s.Where != "" {
+		fmt.Fprintf(tw, "account\t%s\n", s.Where)
+	}
 	fmt.Fprintf(tw, "public\t%s (live: %s)\n", s.Observed.Traffic(), orDash(s.Live))
 	fmt.Fprintf(tw, "preview\t%s\n", orDash(string(s.Observed.Preview)))
 	for _, c := range config.Colors {
@@ -185,6 +204,9 @@ func printStatus(w io.Writer, s AppStatus) {
 			state += " (" + string(r.State) + ")"
 		}
 		fmt.Fprintf(tw, "release\t%s (%s) %s since %s\n", r.AMI, r.AMIName, state, r.History[len(r.History)-1].At.Format(time.RFC3339))
+		if m := r.Analysis; m != nil { // the latest verdict recorded (kaizen analyze for now)
+			fmt.Fprintf(tw, "analysis\t%s (%s)\n", m.Latest.Summary(), m.At.Format(time.RFC3339))
+		}
 	} else {
 		fmt.Fprintf(tw, "release\tnone in flight\n")
 	}
@@ -211,12 +233,16 @@ func printStatus(w io.Writer, s AppStatus) {
 		fmt.Fprintf(tw, "%s\t%s\n", label, n)
 	}
 	printDatabase(tw, s.Database)
+	printSecurity(tw, s)
 	tw.Flush()
 	fmt.Fprintln(w)
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, d, apps, code := opsSetup(ctx, "history", "kaizen history [--app A] [--json] [flags]", args, stdout, stderr, false, nil)
+	htmlPath := new(string)
+	o, d, apps, code := opsSetup(ctx, "history", "kaizen history [--app A] [--json] [--html FILE] [flags]", args, stdout, stderr, false, func(fs *flag.FlagSet) {
+		fs.StringVar(htmlPath, "html", "", "also write the app's releases as one self-contained HTML page (public share per color derived from the ledger, events, ledger) to `FILE`")
+	})
 	if d == nil {
 		return code
 	}
@@ -227,6 +253,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return fail(stderr, 1, "history: %v", hint(err))
 		}
 		all[app.Name] = h
+	}
+	if code := historyHTML(stderr, apps, all, *htmlPath, time.Now().UTC()); code != 0 {
+		return code
 	}
 	if o.json {
 		return printJSON(stdout, stderr, all)
@@ -337,11 +366,11 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, 1, "images prune: %v", hint(err))
 	}
-	obs, err := d.Fleet.Observe(ctx, app)
+	obs, err := d.FleetFor(app).Observe(ctx, app)
 	if err != nil {
 		return fail(stderr, 1, "images prune: %v", hint(err))
 	}
-	imgs, err := d.Fleet.Images(ctx, app)
+	imgs, err := d.FleetFor(app).Images(ctx, app)
 	if err != nil {
 		return fail(stderr, 1, "images prune: %v", hint(err))
 	}
@@ -351,7 +380,7 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if !dec.Delete || o.dryRun {
 			continue
 		}
-		if err := d.Fleet.DeleteImage(ctx, dec.Image); err != nil {
+		if err := d.FleetFor(app).DeleteImage(ctx, dec.Image); err != nil {
 			return fail(stderr, 1, "images prune: %v (deleted %d before it)", err, deleted)
 		}
 		deleted++

@@ -123,7 +123,7 @@ func TestReplayTicksBetweenEvents(t *testing.T) {
 	}
 	last := res.Steps[len(res.Steps)-1]
 	if last.Event != "events/approval-started.json" || !last.At.Equal(time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC)) ||
-		!strings.Contains(strings.Join(last.Changes, ";"), "bound") || last.Late != "" {
+		!strings.Contains(strings.Join(last.Changes, ";"), "approval requested") || last.Late != "" {
 		t.Fatalf("approval: %+v", last)
 	}
 	if res.Final[0].Releases.Active == nil || res.Final[0].Releases.Active.State != release.PreviewReady {

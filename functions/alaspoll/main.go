@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
@@ -19,6 +20,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/alrelease"
 	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/route"
@@ -44,7 +46,7 @@ func main() {
 			Rebuilder:      &rebuild.Once{Rebuilder: builder, Claims: db},
 			Notifier:       notifier,
 			ReleaseVersion: release.ReleaseVersion,
-		}, Pending: secrets}
+		}, Pending: secrets, Metrics: emf.New(os.Stdout, route.ALASPoll)}
 		return func(ctx context.Context, e route.Event) error {
 			_, err := h.HandleEvent(ctx, e)
 			return err

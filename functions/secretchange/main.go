@@ -5,15 +5,21 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/codepipeline"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/kaizen-sre/kaizen/shared/awsapi"
+	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/lambdamain"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
 	"github.com/kaizen-sre/kaizen/shared/route"
@@ -30,6 +36,11 @@ func main() {
 			Notifier:  awsapi.SNSNotifier{SNS: sns.NewFromConfig(awsCfg)}, // the SDK retries on its own
 			Store:     db,
 			Pending:   db, // a change during a running build is rebuilt by alaspoll after it
+			Metrics:   emf.New(os.Stdout, route.SecretChange),
+			Changes:   db, // kaizen status names the images built before the change
+			// The notice names the images that still carry the previous
+			// version (read-only calls).
+			Images: &cloud.Fleet{EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg), ELB: elbv2.NewFromConfig(awsCfg), Attempts: 1},
 		}
 		return func(ctx context.Context, e route.Event) error {
 			_, err := h.HandleEvent(ctx, e)

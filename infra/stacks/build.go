@@ -23,6 +23,9 @@ type Options struct {
 	// Fleet and Pipeline, if set, add the reference stacks.
 	Fleet    *FleetStackProps
 	Pipeline *PipelineStackProps
+	// NoTracing turns the functions' X-Ray active tracing off (context
+	// kaizen:tracing=false).
+	NoTracing bool
 }
 
 // Stacks are the stacks Build made; Fleet and Pipeline may be nil.
@@ -30,6 +33,9 @@ type Stacks struct {
 	Kaizen   *KaizenStack
 	Fleet    *FleetStack
 	Pipeline *PipelineStack
+	// Members are the member stacks, one per account and region apps live
+	// in besides kaizen's (member.go).
+	Members []*MemberStack
 }
 
 // All lists the stacks that exist.
@@ -40,6 +46,9 @@ func (s *Stacks) All() []awscdk.Stack {
 	}
 	if s.Pipeline != nil {
 		out = append(out, s.Pipeline.Stack)
+	}
+	for _, m := range s.Members {
+		out = append(out, m.Stack)
 	}
 	return out
 }
@@ -94,9 +103,11 @@ func Build(app awscdk.App, o Options) (*Stacks, error) {
 			StackName:   jsii.String(name),
 			Description: jsii.String("kaizen: event-driven blue/green release and scaling steps"),
 		},
-		Config: o.Config,
-		Assets: o.Assets,
+		Config:    o.Config,
+		Assets:    o.Assets,
+		NoTracing: o.NoTracing,
 	})
+	out.Members = addMembers(app, o, name)
 	if fleet != nil {
 		id := fmt.Sprintf("%sFleet-%s", name, fleet.App.Name)
 		fleet.StackName = jsii.String(id)

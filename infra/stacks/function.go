@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
@@ -38,6 +39,8 @@ type FunctionProps struct {
 	ScheduleRuleName string
 	// AlarmTopic receives the function's and its queue's alarms.
 	AlarmTopic awssns.ITopic
+	// NoTracing turns X-Ray active tracing off (it is on by default).
+	NoTracing bool
 }
 
 // Function is one kaizen Lambda with its role, log group, event rules,
@@ -118,7 +121,13 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 		// A DLQ rather than an on-failure destination: both keep the failed
 		// event, and a DLQ is what cdk-nag recognizes (AwsSolutions-SQS3).
 		DeadLetterQueue: f.DeadLetters,
+		// X-Ray: each invocation's segment, and its AWS calls as
+		// subsegments (tracing.go, shared/xray).
+		Tracing: tracing(props.NoTracing),
 	})
+	if !props.NoTracing {
+		suppressTracing(f.Role)
+	}
 
 	target := func() awsevents.IRuleTarget {
 		return awseventstargets.NewLambdaFunction(f.Lambda, &awseventstargets.LambdaFunctionProps{
@@ -180,8 +189,9 @@ func NewFunction(scope constructs.Construct, id string, props *FunctionProps) *F
 	return f
 }
 
-// MetricNamespace is where kaizen's own metrics go.
-const MetricNamespace = "kaizen"
+// MetricNamespace is where kaizen's own metrics go (the functions' EMF
+// lines write there too).
+const MetricNamespace = emf.Namespace
 
 // MalformedFilterPattern finds the log line lambdamain.Edge writes for a
 // malformed event it drops.

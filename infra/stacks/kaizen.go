@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -29,6 +30,8 @@ type KaizenStackProps struct {
 	// Assets are the staged function directories by function name (see
 	// StageAssets); each holds the bootstrap and Config.Raw.
 	Assets map[string]Asset
+	// NoTracing turns the functions' X-Ray active tracing off.
+	NoTracing bool
 }
 
 // KaizenStack is what kaizen needs in an account: the functions with their
@@ -39,6 +42,11 @@ type KaizenStack struct {
 	Table     awsdynamodb.Table
 	OpsTopic  awssns.Topic
 	Functions map[string]*Function
+	// Bus is the central event bus the member accounts forward to; nil
+	// when every app lives in kaizen's account and region (member.go).
+	Bus awsevents.EventBus
+	// Health is kaizen's dashboard and health alarms (dashboard.go).
+	Health *Health
 }
 
 // NewKaizenStack builds the kaizen stack. It panics, as CDK constructs do, if
@@ -115,6 +123,7 @@ func NewKaizenStack(scope constructs.Construct, id string, props *KaizenStackPro
 			Rules:            rules[fn],
 			ScheduleRuleName: scheduleRuleName(stackName, fn),
 			AlarmTopic:       s.OpsTopic,
+			NoTracing:        props.NoTracing,
 		})
 		suppressWildcards(f.Role, spec, statements)
 		s.Functions[fn] = f
@@ -124,6 +133,9 @@ func NewKaizenStack(scope constructs.Construct, id string, props *KaizenStackPro
 			panic(fmt.Sprintf("stacks: route rule for unknown function %q", fn))
 		}
 	}
+
+	s.Health = addHealth(s)
+	s.addBus(cfg.File) // apps in other accounts and regions (member.go)
 
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: s.Table.TableName()})
 	awscdk.NewCfnOutput(stack, jsii.String("OpsTopicArn"), &awscdk.CfnOutputProps{
@@ -137,6 +149,8 @@ func NewKaizenStack(scope constructs.Construct, id string, props *KaizenStackPro
 // narrow as IAM allows. Scopes not listed here must not produce wildcards.
 var wildcardReasons = map[Scope]string{
 	ScopeNoResourceLevel: "IAM has no resource-level permissions for these read-only Describe actions; '*' is the only resource they accept and they change nothing.",
+	ScopeMetricData: "cloudwatch:GetMetricData does not support resource-level permissions (the Service Authorization Reference lists no resource type " +
+		"for it): '*' is the only resource it accepts. It only reads metric data, which metric analysis compares.",
 	ScopeAutoScalingGroups: "An Auto Scaling group ARN contains a UUID the configuration cannot know; the ARN pins the configured group names, " +
 		"so only the apps' blue and green groups match.",
 	ScopeLaunchedResources: "UpdateAutoScalingGroup checks ec2:RunInstances on the instances, volumes and interfaces a launch would create, whose ids do not exist yet; " +

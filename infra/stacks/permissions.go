@@ -48,6 +48,13 @@ const (
 	// ScopeLatestAL2023 is AWS's public parameters that name the newest
 	// Amazon Linux AMIs (alaspoll reads the AL2023 release version there).
 	ScopeLatestAL2023 Scope = "latest-al-parameters"
+	// ScopeGuardAlarms is the apps' guard alarms, whose states an approval
+	// request shows.
+	ScopeGuardAlarms Scope = "guard-alarms"
+	// ScopeMetricData is CloudWatch's metric data, which metric analysis
+	// reads (shared/analysis/cloudwatch): GetMetricData has no
+	// resource-level permissions, so "*" is its only resource.
+	ScopeMetricData Scope = "metric-data"
 
 	// The database refresh's scopes (dbrefresh.go): production's snapshots
 	// may only be copied from; everything that changes is staging's.
@@ -107,7 +114,10 @@ const GuardReservedConcurrency = 5
 
 // ReadOnlyActions are the only actions that may have the resource "*": IAM
 // has no resource-level permissions for them, and they change nothing.
-var ReadOnlyActions = append(slices.Clone(fleetReadOnly), rdsReadOnly...)
+var ReadOnlyActions = append(append(slices.Clone(fleetReadOnly), rdsReadOnly...), metricsReadOnly...)
+
+// metricsReadOnly is what metric analysis reads.
+var metricsReadOnly = []string{"cloudwatch:GetMetricData"}
 
 var fleetReadOnly = []string{
 	"autoscaling:DescribeAutoScalingGroups",
@@ -163,6 +173,8 @@ var grantCatalog = append([]Grant{
 	}},
 	{Sid: "ReadLatestAL2023", Scope: ScopeLatestAL2023, Actions: []string{"ssm:GetParameter"}},
 	{Sid: "Notify", Scope: ScopeTopic, Actions: []string{"sns:Publish"}},
+	{Sid: "ReadGuardAlarms", Scope: ScopeGuardAlarms, Actions: []string{"cloudwatch:DescribeAlarms"}},
+	{Sid: "ReadReleaseMetrics", Scope: ScopeMetricData, Actions: metricsReadOnly},
 	{Sid: "ReleaseState", Scope: ScopeTable, Actions: []string{
 		"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem",
 	}},
@@ -309,7 +321,7 @@ type Statement struct {
 func Statements(spec FunctionSpec, f *config.File, tableARN string) []Statement {
 	var out []Statement
 	for _, g := range spec.Grants {
-		if g.Scope == ScopeNoResourceLevel || g.Scope == ScopeRDSDescribe {
+		if g.Scope == ScopeNoResourceLevel || g.Scope == ScopeRDSDescribe || g.Scope == ScopeMetricData {
 			for _, a := range g.Actions {
 				if !slices.Contains(ReadOnlyActions, a) {
 					panic(fmt.Sprintf("stacks: %s grant %s: %s is not a read-only action without resource-level permissions", spec.Name, g.Sid, a))
@@ -351,7 +363,7 @@ func resources(s Scope, f *config.File, a *config.App, tableARN string) []string
 	p, r, acct := partition(a), f.Region, f.Account
 	ec2 := func(res string) string { return fmt.Sprintf("arn:%s:ec2:%s:%s:%s", p, r, acct, res) }
 	switch s {
-	case ScopeNoResourceLevel:
+	case ScopeNoResourceLevel, ScopeMetricData:
 		return []string{"*"}
 	case ScopeLaunchTemplates:
 		return []string{ec2("launch-template/" + a.Blue.LaunchTemplateID), ec2("launch-template/" + a.Green.LaunchTemplateID)}
@@ -381,6 +393,14 @@ func resources(s Scope, f *config.File, a *config.App, tableARN string) []string
 		return []string{a.InstanceRoleARN}
 	case ScopeTopic:
 		return []string{a.TopicARN}
+	case ScopeGuardAlarms:
+		var out []string
+		for _, al := range a.Alarms {
+			if al.Role == config.RoleGuard {
+				out = append(out, fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:%s", p, r, acct, al.Name))
+			}
+		}
+		return out
 	case ScopeTable:
 		return []string{tableARN}
 	case ScopeRebuildProject:

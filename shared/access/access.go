@@ -72,6 +72,13 @@ var (
 	// images is cloud.Fleet.Image, NewestImage and Images: the AMI an event
 	// names, or the app's newest tagged AMI (the sweep).
 	images = []string{"ec2:DescribeImages"}
+	// evidence is what an approval request reads besides the fleet: the
+	// AMIs' tags (images) and the guard alarms' states.
+	evidence = []string{"cloudwatch:DescribeAlarms"}
+	// metrics is metric analysis' CloudWatch provider
+	// (shared/analysis/cloudwatch): every in-flight app's series in one
+	// call. Only the tick judges releases by their metrics.
+	metrics = []string{"cloudwatch:GetMetricData"}
 	// store is the state table, through store.Dynamo: the methods of
 	// cloud.DynamoDBAPI.
 	store = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"}
@@ -113,7 +120,7 @@ type profile struct {
 
 var profiles = map[string]profile{
 	route.Stage:   {kinds: AllKinds, other: [][]string{observe, images, store}},
-	route.Promote: {kinds: AllKinds, other: [][]string{observe, store}},
+	route.Promote: {kinds: AllKinds, other: [][]string{observe, images, evidence, store}},
 	// Guard reacts to alarms: it moves the public back, points the preview,
 	// and sizes, suspends or resumes colors. It never creates launch
 	// template versions (so it never passes a role): an AMI to put on a
@@ -124,10 +131,10 @@ var profiles = map[string]profile{
 	}, other: [][]string{observe, store}},
 	// Tick finishes what every other step waits for, and sweeps for AMIs
 	// no event announced.
-	route.Tick: {kinds: AllKinds, other: [][]string{observe, images, store}},
+	route.Tick: {kinds: AllKinds, other: [][]string{observe, images, metrics, store}},
 	// Neither applies plans; both notify.
 	route.ALASPoll:     {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, latestAL2023, store}},
-	route.SecretChange: {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, store}},
+	route.SecretChange: {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, store, observe, images}},
 	// It applies no release plan; it refreshes staging's database and notifies.
 	route.DBRefresh: {kinds: []release.Kind{release.Notify}, other: [][]string{dbRefresh, store}},
 }

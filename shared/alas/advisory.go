@@ -2,6 +2,7 @@ package alas
 
 import (
 	"fmt"
+	"github.com/kaizen-sre/kaizen/shared/release"
 	"net/url"
 	"regexp"
 	"strings"
@@ -283,4 +284,20 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("pubDate %q is not an RFC 1123 date", clip(s, 60))
+}
+
+// Notes picks the advisories with the given ids, as the approval evidence
+// lists them (release.AdvisoryNote), in the order of ids.
+func Notes(all []Advisory, ids []string) []release.AdvisoryNote {
+	byID := make(map[string]Advisory, len(all))
+	for _, a := range all {
+		byID[a.ID] = a
+	}
+	var out []release.AdvisoryNote
+	for _, id := range ids {
+		if a, ok := byID[id]; ok {
+			out = append(out, release.AdvisoryNote{ID: a.ID, Severity: a.Severity, CVEs: append([]string(nil), a.CVEs...)})
+		}
+	}
+	return out
 }

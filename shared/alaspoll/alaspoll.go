@@ -12,6 +12,7 @@ import (
 
 	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
@@ -26,6 +27,9 @@ type Handler struct {
 	// is one). Its error is reported with the app's and does not stop the
 	// poll.
 	Pending PendingRebuilds
+	// Metrics receives kaizen's own metrics (advisories pending, rebuilds
+	// started); nil writes none.
+	Metrics *emf.Writer
 }
 
 // PendingRebuilds starts an app's rebuild that was left waiting, if it can
@@ -67,11 +71,15 @@ func (h *Handler) HandleEvent(ctx context.Context, e route.Event) ([]alas.Report
 	for i := range h.Config.Apps {
 		app := &h.Config.Apps[i]
 		if h.Pending != nil {
-			_, err := h.Pending.StartPending(ctx, app)
+			id, err := h.Pending.StartPending(ctx, app)
 			errs = append(errs, forApp(app, err)...)
+			if id != "" {
+				h.Metrics.RebuildStarted(app.Name, "secret")
+			}
 		}
 		rep, err := h.Poller.Poll(ctx, app)
 		reps = append(reps, rep)
+		h.pollMetrics(rep)
 		errs = append(errs, forApp(app, err)...)
 	}
 	return reps, errors.Join(errs...)
@@ -110,4 +118,13 @@ func (h *Handler) logger() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
+}
+
+// pollMetrics writes an app's advisories waiting for a build (a gauge,
+// written every poll) and the build the poll started.
+func (h *Handler) pollMetrics(rep alas.Report) {
+	h.Metrics.Put(emf.Dims{"App": rep.App}, emf.Metric{Name: emf.AdvisoriesPending, Unit: emf.Count, Value: float64(len(rep.Waiting))})
+	if rep.RebuildID != "" {
+		h.Metrics.RebuildStarted(rep.App, "alas")
+	}
 }

@@ -29,6 +29,9 @@ type Fleet struct {
 	ASG AutoScalingAPI
 	ELB ELBv2API
 	SNS SNSAPI
+	// CW reads the guard alarms' states for an approval's evidence
+	// (alarms.go); nil leaves them out.
+	CW AlarmsAPI
 	// Attempts per mutating call for retryable errors (throttling, 5xx,
 	// timeouts). The SDK clients retry on their own, so main sets 1 for them;
 	// the simulation relies on this.
@@ -388,6 +391,9 @@ func (f *Fleet) Apply(ctx context.Context, app *config.App, obs release.Observed
 	case release.PutScaling, release.DeleteScaling:
 		return f.applyScaling(ctx, app, a)
 	case release.Notify:
+		if a.Chat != nil {
+			return f.publish(ctx, app, ChatNotice(*a.Chat))
+		}
 		return f.Notify(ctx, app, a.Subject, a.Message)
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
@@ -473,7 +479,22 @@ var _ Notifier = (*Fleet)(nil)
 // Notify implements Notifier: it publishes to the app's topic (see
 // awsapi.Publish).
 func (f *Fleet) Notify(ctx context.Context, app *config.App, subject, message string) error {
+	return f.publish(ctx, app, awsapi.Notice{Subject: subject, Text: message})
+}
+
+// publish sends a notice with a message per protocol: text for email, a
+// card for chat (awsapi.PublishNotice).
+func (f *Fleet) publish(ctx context.Context, app *config.App, n awsapi.Notice) error {
 	return f.retry(ctx, "publish to "+app.TopicARN, func() error {
-		return awsapi.Publish(ctx, f.SNS, app, subject, message)
+		return awsapi.PublishNotice(ctx, f.SNS, app.TopicARN, n)
 	})
+}
+
+// ChatNotice is a planner's notice as SNS subscribers read it.
+func ChatNotice(c release.Chat) awsapi.Notice {
+	return awsapi.Notice{
+		Subject: c.Title, Text: c.Text(),
+		Title: c.Title, Description: c.Description(), Next: c.NextMarkdown(), Keywords: c.Keywords,
+		Thread: c.Thread, EventType: "kaizen." + string(c.Kind),
+	}
 }

@@ -50,8 +50,9 @@ type File struct {
 // App is one blue/green fleet.
 type App struct {
 	Name string `json:"name"`
-	// Account is the account the app lives in: the file's account. Its own
-	// AMIs, and those of ImageOwners, may be staged.
+	// Account is the account the app lives in: the role's (RoleARN) or the
+	// file's (accounts.go). Its own AMIs, and those of ImageOwners, may be
+	// staged.
 	Account string `json:"-"`
 	// ImageTag marks the app's AMIs: key defaults to "kaizen:app", value to the
 	// app's name.
@@ -321,7 +322,7 @@ func Parse(b []byte) (*File, error) {
 func (f *File) defaults() {
 	for i := range f.Apps {
 		a := &f.Apps[i]
-		a.Account = f.Account
+		a.Account, a.Region = f.placeOf(a) // accounts.go
 		if a.ImageTag.Key == "" {
 			a.ImageTag.Key = "kaizen:app"
 		}

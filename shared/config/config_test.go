@@ -251,6 +251,10 @@ func TestParseRefuses(t *testing.T) {
 
 		// Staging.
 		{name: "staging unknown", edits: []edit{set("apps[0].stagingApp", "shop-staging")}, want: []string{`apps[0].stagingApp: no app named "shop-staging"`}},
+		{name: "soak without staging", edits: []edit{set("apps[0].stagingSoakMinutes", 30)}, want: []string{"apps[0].stagingSoakMinutes: needs stagingApp"}},
+		{name: "soak negative", edits: []edit{set("apps[0].stagingApp", "api"), set("apps[0].stagingSoakMinutes", -1)}, want: []string{"apps[0].stagingSoakMinutes: must not be negative"}},
+		{name: "preview URL not http", edits: []edit{set("apps[0].previewUrl", "ftp://preview.example.com")}, want: []string{"apps[0].previewUrl: must be an http(s) URL"}},
+		{name: "preview URL with credentials", edits: []edit{set("apps[0].previewUrl", "https://u:p@preview.example.com")}, want: []string{"apps[0].previewUrl: must be an http(s) URL without credentials"}},
 		{name: "staging self", edits: []edit{set("apps[0].stagingApp", "shop")}, want: []string{"apps[0].stagingApp: an app cannot be its own staging"}},
 		{name: "staging loop", edits: []edit{set("apps[0].stagingApp", "api"), set("apps[1].stagingApp", "shop")}, want: []string{"apps[0].stagingApp: staging apps form a loop: shop -> api -> shop", "apps[1].stagingApp: staging apps form a loop"}},
 

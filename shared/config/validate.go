@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -70,6 +71,9 @@ type validator struct {
 	errs   []error
 	claims map[string]map[string]string // resource kind -> value -> the field that has it
 	tags   []tagClaim
+	// cur is the app being checked: its ARNs must name its account and
+	// region, and its names are claimed within them (accounts.go).
+	cur *App
 }
 
 type tagClaim struct {
@@ -94,6 +98,7 @@ func (v *validator) claim(kind, value, field string) {
 	if value == "" {
 		return
 	}
+	kind = v.claimScope(kind)
 	m := v.claims[kind]
 	if m == nil {
 		m = map[string]string{}
@@ -122,12 +127,12 @@ func (v *validator) arn(field, value string, kind arnKind, required bool) {
 		v.add(field, "must be an ARN like %s, got %q", kind.like, value)
 		return
 	}
-	f := v.f
+	account, region, why := v.place()
 	switch {
-	case kind.regional && (p[3] != f.Region || p[4] != f.Account):
-		v.add(field, "ARN must be in region %s and account %s, got %q", f.Region, f.Account, value)
-	case kind.service == "iam" && (p[3] != "" || p[4] != f.Account):
-		v.add(field, "must be an IAM ARN of account %s (IAM ARNs have no region), got %q", f.Account, value)
+	case (kind.regional || v.strict(kind)) && (p[3] != region || p[4] != account):
+		v.add(field, "ARN must be in region %s and account %s%s, got %q", region, account, why, value)
+	case kind.service == "iam" && (p[3] != "" || p[4] != account):
+		v.add(field, "must be an IAM ARN of account %s%s (IAM ARNs have no region), got %q", account, why, value)
 	}
 }
 
@@ -154,6 +159,9 @@ func (v *validator) file() {
 }
 
 func (v *validator) app(p string, a *App) {
+	v.cur = a
+	defer func() { v.cur = nil }()
+	v.accounts(p, a)
 	switch {
 	case a.Name == "":
 		v.add(p+".name", "required")
@@ -283,6 +291,7 @@ func (v *validator) app(p string, a *App) {
 		v.add(p+".scalingPolicies", "must be %q or %q, got %q", ScalingCopy, ScalingVerify, a.ScalingPolicies)
 	}
 	v.dbRefresh(p, a)
+	v.analysis(p, a) // analysis.go
 }
 
 func (v *validator) preview(p string, a *App) {
@@ -344,7 +353,7 @@ func (v *validator) image(p string, a *App) {
 	// on one image tag would both take every image.
 	tag := a.ImageTag.Key + "=" + a.ImageTag.Value
 	for _, c := range v.tags {
-		if c.tag == tag && !related(a, c.app) {
+		if c.tag == tag && samePlace(a, c.app) && !related(a, c.app) {
 			v.add(p+".imageTag", "%q is already %s (only an app and its staging app may share an image tag)", tag, c.field)
 			return
 		}
@@ -357,7 +366,16 @@ func related(a, b *App) bool {
 }
 
 func (v *validator) staging(p string, a *App) {
+	v.nonNegative(p+".stagingSoakMinutes", a.StagingSoakMinutes)
+	if a.PreviewURL != "" {
+		if u, err := url.Parse(a.PreviewURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			v.add(p+".previewUrl", "must be an http(s) URL without credentials, got %q", a.PreviewURL)
+		}
+	}
 	if a.StagingApp == "" {
+		if a.StagingSoakMinutes > 0 {
+			v.add(p+".stagingSoakMinutes", "needs stagingApp: the soak is time live and healthy on the staging app")
+		}
 		return
 	}
 	if a.StagingApp == a.Name {
@@ -466,8 +484,8 @@ func (f *File) Warnings() []string {
 			}
 		}
 		for j, o := range a.ImageOwners {
-			if o == f.Account {
-				warn(fmt.Sprintf("%s.imageOwners[%d]", p, j), "%s is the configured account, whose images are always allowed", o)
+			if o == a.Account {
+				warn(fmt.Sprintf("%s.imageOwners[%d]", p, j), "%s is the configured account (the app's), whose images are always allowed", o)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kaizen-sre/kaizen/shared/alas"
+	"github.com/kaizen-sre/kaizen/shared/release"
 )
 
 // ALASStore is an in-memory alas.Store. The zero value is ready to use and
@@ -172,4 +173,9 @@ func (s *ALASStore) ForgetRecordedIDs() {
 		v.Recorded = ""
 		s.validators[k] = v
 	}
+}
+
+// AdvisoryNotes implements steps.AdvisoryBook, as store.Dynamo does.
+func (s *ALASStore) AdvisoryNotes(_ context.Context, app string, ids []string) ([]release.AdvisoryNote, error) {
+	return alas.Notes(s.advisories(app, func(*ALASRecord) bool { return true }), ids), nil
 }

@@ -23,13 +23,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kaizen-sre/kaizen/shared/envfile"
+	"github.com/kaizen-sre/kaizen/shared/release"
 )
 
-// Tag keys printed for the AMI.
+// Tag keys printed for the AMI; the approval evidence (release.Evidence)
+// reads them back.
 const (
-	TagAdvisories     = "kaizen:advisories"
-	TagSecretVersion  = "kaizen:secret-version"
-	TagReleaseVersion = "kaizen:release-version"
+	TagAdvisories     = release.TagAdvisories
+	TagSecretVersion  = release.TagSecretVersion
+	TagReleaseVersion = release.TagReleaseVersion
 )
 
 // ManifestPath is where the manifest goes, under Options.Root.

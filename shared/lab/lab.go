@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	cwanalysis "github.com/kaizen-sre/kaizen/shared/analysis/cloudwatch"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/dbrefresh"
@@ -38,6 +39,11 @@ type Lab struct {
 func New(cfg *config.File, start time.Time, logw io.Writer) *Lab {
 	c := sim.New(start)
 	c.Account, c.Region = cfg.Account, cfg.Region
+	for i := range cfg.Apps {
+		if cfg.Apps[i].Analysis != nil {
+			c.EnableMetrics() // metric analysis reads them (sim/metrics.go)
+		}
+	}
 	l := &Lab{Config: cfg, Cloud: c, Store: store.NewMemory(), Seeded: map[string]string{}}
 	for i := range cfg.Apps {
 		l.Seeded[cfg.Apps[i].Name] = c.SeedApp(&cfg.Apps[i])
@@ -49,10 +55,12 @@ func New(cfg *config.File, start time.Time, logw io.Writer) *Lab {
 	}}
 	l.Deps = &steps.Reconciler{
 		Config: cfg,
-		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), Attempts: 3, Versions: &cloud.VersionCache{}},
+		Fleet:  &cloud.Fleet{EC2: c.EC2(), ASG: c.AutoScaling(), ELB: c.ELBv2(), SNS: c.SNS(), CW: c.CloudWatch(), Attempts: 3, Versions: &cloud.VersionCache{}},
 		Store:  l.Store,
 		Now:    c.Now,
 		Log:    logger(logw),
+		// Metric analysis reads the simulated per target group metrics.
+		Providers: steps.Providers{config.ProviderCloudWatch: &cwanalysis.Provider{API: c.CloudWatch()}},
 	}
 	return l
 }

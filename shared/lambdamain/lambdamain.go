@@ -23,6 +23,7 @@ import (
 
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/route"
+	"github.com/kaizen-sre/kaizen/shared/xray"
 )
 
 // DefaultConfigPath is where the CDK app bundles the configuration.
@@ -106,5 +107,8 @@ func build(ctx context.Context, setup Setup) (Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
+	// Each AWS call a subsegment of the invocation's X-Ray trace, when
+	// Lambda runs the X-Ray daemon (active tracing).
+	awsCfg.APIOptions = append(awsCfg.APIOptions, xray.FromEnv().APIOptions()...)
 	return setup(ctx, env, cfg, awsCfg)
 }

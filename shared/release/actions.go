@@ -54,6 +54,9 @@ type Action struct {
 	Notice  NoticeKind `json:"notice,omitempty"`
 	Subject string     `json:"subject,omitempty"`
 	Message string     `json:"message,omitempty"`
+	// Chat is the notice for chat and email (chat.go): title, why, next
+	// steps.
+	Chat *Chat `json:"chat,omitempty"`
 	// Token makes a retried create idempotent (EC2 ClientToken).
 	Token string `json:"token,omitempty"`
 	Why   string `json:"why"`
@@ -104,6 +107,9 @@ type Plan struct {
 	Notes []string  `json:"notes"`
 	// Refused is set when an approval was refused, with the reason.
 	Refused string `json:"refused,omitempty"`
+	// IgnoredAlarm says why an alarm transition moved nothing (Ignored*),
+	// for kaizen's metrics; the notes say it in words.
+	IgnoredAlarm string `json:"ignoredAlarm,omitempty"`
 	// Transitions lists the release state changes this plan makes.
 	Transitions []string `json:"transitions,omitempty"`
 	// Bug is set when the planner tried a transition that Table does not

@@ -41,6 +41,9 @@ const (
 	NoticeNotConverging   NoticeKind = "not-converging"
 	NoticeBelowFloor      NoticeKind = "below-floor"
 	NoticeScalingDiffers  NoticeKind = "scaling-differs"
+	// NoticeApprovalRequested carries the evidence (evidence.go) when the
+	// approval action starts.
+	NoticeApprovalRequested NoticeKind = "approval-requested"
 )
 
 // Notice is what the planner wants people told: a kind and the data the
@@ -70,6 +73,9 @@ type Notice struct {
 	Alarm   Alarm
 	// Staging is what the staging app runs, for approval prompts.
 	Staging *StagingView
+	// Evidence and At, for an approval request.
+	Evidence *Evidence
+	At       time.Time
 }
 
 // Render makes a notice's subject and message.
@@ -98,12 +104,15 @@ func (n Notice) words(app *config.App) (string, string) {
 		if h := app.Preview.Header; h != nil {
 			how += f(" with header %s: %s", h.Name, h.Value)
 		}
-		return "staged " + r.AMI, f("AMI %s (%s) is staged on the %s color.\nTags: %s\nPreview: open the app %s; it reaches %s once %d instance(s) are healthy.\nApprove in pipeline %s, stage %s, action %s.%s",
+		if app.PreviewURL != "" {
+			how = app.PreviewURL + " " + how
+		}
+		return "staged " + r.AMI, f("AMI %s (%s) is staged on the %s color.\nTags: %s\nPreview: open the app %s; it reaches %s once %d instance(s) are healthy.\n%s%s",
 			r.AMI, r.AMIName, r.Color, strings.Join(tags, ", "), how, r.Color, app.PreviewSize,
-			app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, withLine(n.Staging.About(r.AMI)))
+			howToApprove(app, r), withLine(n.Staging.About(r.AMI)))
 	case NoticePreviewReady:
-		return "preview ready " + r.AMI, f("AMI %s (%s) is healthy on the %s color: preview it from the office, then approve or reject in pipeline %s.%s",
-			r.AMI, r.AMIName, r.Color, app.Approval.Pipeline, withLine(n.Staging.About(r.AMI)))
+		return "preview ready " + r.AMI, f("AMI %s (%s) is healthy on the %s color: preview it from the office, then %s%s",
+			r.AMI, r.AMIName, r.Color, lowerFirst(howToApprove(app, r)), withLine(n.Staging.About(r.AMI)))
 	case NoticeStagedUnhealthy:
 		return "staged AMI unhealthy " + r.AMI, f("%s while AMI %s was staged on %s. An approval of it will be refused; a new AMI replaces it.", r.Reason, r.AMI, r.Color)
 	case NoticeSuperseded:
@@ -166,11 +175,35 @@ func (n Notice) words(app *config.App) (string, string) {
 	case NoticeScalingDiffers:
 		return "scaling of " + string(n.Color) + " differs", f("The scaling policies and scheduled actions of %s (%s) differ from the live color's: %s.\nWith scalingPolicies %q kaizen will not move the public to %s until they are equal: give %s the live color's policies (aws autoscaling describe-policies / put-scaling-policy, describe-scheduled-actions / put-scheduled-update-group-action, with %s's own target group in the metrics), or set scalingPolicies to %q and kaizen copies them.",
 			n.Color, app.Color(n.Color).ASG, n.Why, config.ScalingVerify, n.Color, n.Color, n.Color, config.ScalingCopy)
+	case NoticeApprovalRequested:
+		if n.Evidence == nil {
+			return "approval requested " + r.AMI, f("Approval requested for AMI %s; kaizen could not gather its evidence.", r.AMI)
+		}
+		return "approval requested " + r.AMI, n.Evidence.Text(app, r, n.At)
 	case NoticeNotConverging:
 		return "not converging", f("kaizen is not converging on %s: %s.\nkaizen has stopped acting on %s; the fleet stays as it is. Find what fights kaizen (another automation, a scaling policy, a hand change), then run: kaizen resume --app %s",
 			app.Name, n.Why, app.Name, app.Name)
 	}
 	return string(n.Kind), f("%+v", n)
+}
+
+// howToApprove says how a staged release gets approved: in the pipeline
+// when the pipeline built the AMI or its approval action has started;
+// otherwise (an image kaizen rebuilt through a CodeBuild project, outside
+// the pipeline) the pipeline never asks, so with kaizen promote.
+func howToApprove(app *config.App, r Release) string {
+	if r.PipelineExecution == "" && r.ApprovalExecution == "" && app.Rebuild.CodeBuildProject != "" {
+		return fmt.Sprintf("Approve with: kaizen promote --app %s (reject with: kaizen abort --app %s). This AMI was not built by pipeline %s, so its approval action %s is not requested.",
+			app.Name, app.Name, app.Approval.Pipeline, app.Approval.Action)
+	}
+	return fmt.Sprintf("Approve or reject in pipeline %s, stage %s, action %s: %s", app.Approval.Pipeline, app.Approval.Stage, app.Approval.Action, ConsoleURL(app))
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // silenced says how an alarm's actions were silenced: suppressed by a
@@ -199,7 +232,15 @@ func (s *StagingView) About(ami string) string {
 	}
 	if s.AMI == ami {
 		if s.Healthy >= s.Desired && s.Desired > 0 {
-			return fmt.Sprintf("Staging (%s): this AMI is live there, %d of %d healthy.", s.App, s.Healthy, s.Desired)
+			since := ""
+			if !s.LiveSince.IsZero() {
+				since = " since " + stamp(s.LiveSince)
+			}
+			alarming := ""
+			if len(s.Alarming) > 0 {
+				alarming = " Guard alarm(s) in ALARM there: " + strings.Join(s.Alarming, ", ") + "."
+			}
+			return fmt.Sprintf("Staging (%s): this AMI is live there%s, %d of %d healthy.%s", s.App, since, s.Healthy, s.Desired, alarming)
 		}
 		return fmt.Sprintf("Staging (%s): this AMI is live there but only %d of %d are healthy.", s.App, s.Healthy, s.Desired)
 	}

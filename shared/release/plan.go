@@ -189,7 +189,7 @@ func (p *planner) add(a Action) {
 // notify tells people; the words are Render's.
 func (p *planner) notify(n Notice) {
 	head, msg := n.words(p.app)
-	p.add(Action{Kind: Notify, Notice: n.Kind, Subject: subjectOf(p.app, head), Message: msg, Why: head})
+	p.add(Action{Kind: Notify, Notice: n.Kind, Subject: subjectOf(p.app, head), Message: msg, Chat: n.chat(p.app), Why: head})
 }
 
 // end moves a release to a terminal state and clears it from the app.
@@ -305,6 +305,7 @@ func (p *planner) onApproval(a Approval) {
 		default:
 			rel.ApprovalExecution = a.Execution
 			p.note("approval %s started while %s was staged: bound to it", a.Execution, rel.AMI)
+			p.requestApproval(rel, a)
 		}
 	case "SUCCEEDED":
 		if rel == nil || !rel.State.BeforeApproval() {
@@ -325,6 +326,10 @@ func (p *planner) onApproval(a Approval) {
 			return
 		case Unhealthy:
 			p.refuse(a, fmt.Sprintf("release %s (AMI %s) was marked unhealthy while staged: %s", rel.ID, rel.AMI, rel.Reason))
+			return
+		}
+		if ok, why := Soak(p.app, p.obs.Staging, rel.AMI, p.now); !ok {
+			p.refuse(a, "staging first: "+why)
 			return
 		}
 		rel.ApprovalExecution = a.Execution
@@ -378,6 +383,23 @@ func (p *planner) boundElsewhere(execution string) (string, bool) {
 	return "", false
 }
 
+// requestApproval posts the approval request's evidence (evidence.go),
+// gathered by the step when the approval action started, and keeps it on
+// the release for kaizen status.
+func (p *planner) requestApproval(rel *Release, a Approval) {
+	ev := p.obs.Evidence
+	if ev != nil {
+		e := *ev
+		e.Execution = a.Execution
+		e.At = p.now
+		if e.Staging == nil {
+			e.Staging = p.obs.Staging
+		}
+		rel.Evidence = &e
+	}
+	p.notify(Notice{Kind: NoticeApprovalRequested, Release: *rel, Evidence: rel.Evidence, At: p.now})
+}
+
 // refuseOperator answers a person at the CLI; nobody else needs a notice.
 func (p *planner) refuseOperator(why string) {
 	p.plan.Refused = why
@@ -387,6 +409,10 @@ func (p *planner) refuseOperator(why string) {
 func (p *planner) refuse(a Approval, why string) {
 	p.plan.Refused = why
 	p.note("approval %s refused: %s", a.Execution, why)
+	if r := p.st.Active; r != nil {
+		// The ledger says why the approval moved nothing.
+		r.logCause(p.now, fmt.Sprintf("approval %s refused: %s", a.Execution, why))
+	}
 	p.notify(Notice{Kind: NoticeApprovalRefused, Execution: a.Execution, Why: why})
 }
 
@@ -491,6 +517,9 @@ func (p *planner) advance() bool {
 		}
 		p.settleIdle()
 		return false
+	}
+	if p.judge(rel) { // metric analysis (analysis.go), as a guard alarm
+		return true
 	}
 	switch rel.State {
 	case Staged, PreviewReady, Unhealthy:
@@ -724,6 +753,9 @@ func (p *planner) reconcileShift(rel *Release) bool {
 		p.note("shift at %d%% to %s until %s", rel.Weight, c, stamp(rel.StepUntil))
 		return false
 	}
+	if hold, changed := p.analysisHolds(rel); hold {
+		return changed
+	}
 	next := 100
 	for _, w := range p.app.WeightSteps {
 		if w > rel.Weight {
@@ -766,6 +798,9 @@ func (p *planner) reconcileBaking(rel *Release) bool {
 		p.do(Action{Kind: PointPreview, Color: rel.From, Why: "preview moves to the previous color"})
 	}
 	if !p.now.Before(rel.BakeUntil) {
+		if hold, changed := p.analysisHolds(rel); hold {
+			return changed
+		}
 		p.end(rel, Done, ByTimer, "bake finished; "+string(rel.From)+" retired")
 		p.notify(Notice{Kind: NoticeReleased, Release: *rel})
 		return true
@@ -805,6 +840,7 @@ func (p *planner) onAlarm(a Alarm) {
 		return
 	}
 	if a.State == "ALARM" && (a.Suppressed != "" || a.Muted != "") {
+		p.plan.IgnoredAlarm = IgnoredSilenced
 		p.ignoreAlarm(fmt.Sprintf("alarm %s fired at %s while %s: no action, as the team asked", a.Name, stamp(a.At), silenced(a)))
 		p.notify(Notice{Kind: NoticeAlarmSilenced, Alarm: a})
 		return
@@ -829,6 +865,7 @@ func (p *planner) alarmIsNew(a Alarm) bool {
 			p.note("alarm %s: transition to %s at %s already seen", a.Name, a.State, stamp(a.At))
 			return false
 		}
+		p.plan.IgnoredAlarm = IgnoredLate
 		p.ignoreAlarm(fmt.Sprintf("alarm %s: ignored its transition to %s at %s, older than the transition to %s at %s already seen (late delivery)", a.Name, a.State, stamp(a.At), m.State, stamp(m.At)))
 		return false
 	}
@@ -860,6 +897,7 @@ func (p *planner) onGuard(a Alarm) {
 	why := fmt.Sprintf("guard alarm %s: %s", a.Name, a.Reason)
 	rel := p.st.Active
 	if rel == nil {
+		p.plan.IgnoredAlarm = IgnoredNoRelease
 		p.note("guard alarm %s with no release in flight: nothing to roll back", a.Name)
 		return
 	}
@@ -871,6 +909,7 @@ func (p *planner) onGuard(a Alarm) {
 		since, what = rel.PublicAt, "took public traffic"
 	}
 	if !a.At.After(since.Add(-p.skew())) {
+		p.plan.IgnoredAlarm = IgnoredBeforeRelease
 		p.ignoreAlarm(fmt.Sprintf("guard alarm %s transitioned at %s, before AMI %s %s at %s: it is about the previous color, so nothing moves", a.Name, stamp(a.At), rel.AMI, what, stamp(since)))
 		return
 	}

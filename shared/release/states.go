@@ -90,6 +90,7 @@ const (
 	ByTimer     Trigger = "timer"     // a recorded deadline passed (step, bake, cutover timeout, window wait)
 	ByGuard     Trigger = "guard"     // a guard alarm fired
 	ByOperator  Trigger = "operator"  // a person's abort or rollback
+	ByAnalysis  Trigger = "analysis"  // the release's own metrics failed their analysis (analysis.go)
 	// ByListener: the public is found where the record did not put it (a
 	// switch by hand, a cutover whose record was lost), or the rollback's
 	// own listener call moved it.
@@ -111,8 +112,8 @@ var Table = []Edge{
 
 	// Staged, previewed from the office, then approved (or not).
 	{Staged, PreviewReady, []Trigger{ByHealth}},
-	{Staged, Unhealthy, []Trigger{ByGuard}},
-	{PreviewReady, Unhealthy, []Trigger{ByGuard}},
+	{Staged, Unhealthy, []Trigger{ByGuard, ByAnalysis}},
+	{PreviewReady, Unhealthy, []Trigger{ByGuard, ByAnalysis}},
 	{PreviewReady, Promoting, []Trigger{ByApproval}},
 	{Staged, Superseded, []Trigger{ByImage}},
 	{PreviewReady, Superseded, []Trigger{ByImage}},
@@ -135,10 +136,10 @@ var Table = []Edge{
 	{Shifting, Baking, []Trigger{ByTimer}},
 
 	// The public is on the new color: bake, or go back.
-	{Shifting, RollingBack, []Trigger{ByGuard, ByOperator}},
+	{Shifting, RollingBack, []Trigger{ByGuard, ByAnalysis, ByOperator}},
 	{Shifting, RolledBack, []Trigger{ByListener}},
 	{Baking, Done, []Trigger{ByTimer}},
-	{Baking, RollingBack, []Trigger{ByGuard, ByOperator}},
+	{Baking, RollingBack, []Trigger{ByGuard, ByAnalysis, ByOperator}},
 	{Baking, RolledBack, []Trigger{ByListener}},
 	{RollingBack, RolledBack, []Trigger{ByListener}},
 }

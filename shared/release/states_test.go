@@ -148,7 +148,7 @@ func TestDiagrams(t *testing.T) {
 		t.Fatalf("mermaid:\n%s", m)
 	}
 	d := Dot()
-	if !strings.Contains(d, `    baking -> rolling_back [label="guard, operator"];`) || !strings.HasSuffix(d, "}\n") {
+	if !strings.Contains(d, `    baking -> rolling_back [label="guard, analysis, operator"];`) || !strings.HasSuffix(d, "}\n") {
 		t.Fatalf("dot:\n%s", d)
 	}
 }

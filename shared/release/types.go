@@ -87,10 +87,15 @@ type Release struct {
 	CutoverAt time.Time `json:"cutoverAt,omitempty"`
 	// WindowWaitSince is when an approved release first waited for its
 	// change window; the wait is bounded by the app's windowWaitHours.
-	WindowWaitSince time.Time    `json:"windowWaitSince,omitempty"`
-	BakeUntil       time.Time    `json:"bakeUntil,omitempty"`
-	EndedAt         time.Time    `json:"endedAt,omitempty"`
-	History         []Transition `json:"history"`
+	WindowWaitSince time.Time `json:"windowWaitSince,omitempty"`
+	BakeUntil       time.Time `json:"bakeUntil,omitempty"`
+	EndedAt         time.Time `json:"endedAt,omitempty"`
+	// Evidence is what the approval request showed (evidence.go), set
+	// when the approval action started.
+	Evidence *Evidence `json:"evidence,omitempty"`
+	// Analysis is the latest metric verdict recorded (analysis.go).
+	Analysis *AnalysisMark `json:"analysis,omitempty"`
+	History  []Transition  `json:"history"`
 }
 
 // logCause records a decision that did not change the release's state
@@ -310,6 +315,12 @@ type Observed struct {
 	Colors  map[Color]*ColorView `json:"colors"`
 	// Staging is the app's staging environment, when it has one.
 	Staging *StagingView `json:"staging,omitempty"`
+	// Evidence is gathered only for an approval action that starts
+	// (evidence.go).
+	Evidence *Evidence `json:"evidence,omitempty"`
+	// Analysis is this step's metric verdict about the active release
+	// (analysis.go); nil when none was made.
+	Analysis *Verdict `json:"analysis,omitempty"`
 }
 
 // StagingView is what the staging app's public color runs.
@@ -318,11 +329,18 @@ type StagingView struct {
 	AMI     string `json:"ami"`
 	Healthy int    `json:"healthy"`
 	Desired int    `json:"desired"`
+	// LiveSince is when AMI took all of staging's public traffic, from
+	// staging's own release records; zero when unknown (read only for
+	// approvals).
+	LiveSince time.Time `json:"liveSince,omitempty"`
+	// Alarming lists staging's guard alarms in ALARM, as kaizen last saw
+	// them.
+	Alarming []string `json:"alarming,omitempty"`
 }
 
 // Clone deep-copies an observation.
 func (o Observed) Clone() Observed {
-	c := Observed{Preview: o.Preview, Weights: map[Color]int{}, Colors: map[Color]*ColorView{}, Staging: o.Staging}
+	c := Observed{Preview: o.Preview, Weights: map[Color]int{}, Colors: map[Color]*ColorView{}, Staging: o.Staging, Evidence: o.Evidence, Analysis: o.Analysis}
 	for k, v := range o.Weights {
 		c.Weights[k] = v
 	}

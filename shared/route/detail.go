@@ -224,6 +224,9 @@ type SecretDetail struct {
 	} `json:"requestParameters"`
 	ResponseElements *struct {
 		ARN string `json:"arn"`
+		// VersionID is the version the call created (PutSecretValue,
+		// UpdateSecret with a value).
+		VersionID string `json:"versionId"`
 	} `json:"responseElements"`
 	AdditionalEventData *struct {
 		SecretID string `json:"SecretId"`
@@ -231,6 +234,15 @@ type SecretDetail struct {
 	ServiceEventDetails *struct {
 		SecretID string `json:"secretId"`
 	} `json:"serviceEventDetails"`
+}
+
+// Version is the secret version the call created, when the event names
+// it ("" for rotations, whose events do not).
+func (d SecretDetail) Version() string {
+	if d.ResponseElements != nil {
+		return d.ResponseElements.VersionID
+	}
+	return ""
 }
 
 // Secret returns the secret id or ARN as the event gives it.

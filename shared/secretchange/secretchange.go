@@ -45,7 +45,9 @@ import (
 
 	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/route"
 )
 
@@ -70,6 +72,25 @@ type Handler struct {
 	Now      func() time.Time // default time.Now
 	Log      *slog.Logger     // default slog.Default()
 	EventTTL time.Duration    // default DefaultEventTTL
+	// Metrics receives kaizen's own metrics (rebuilds started); nil
+	// writes none.
+	Metrics *emf.Writer
+	// Changes, if set, records the change (store.Dynamo), so that
+	// `kaizen status` names the images built before it.
+	Changes SecretChanges
+	// Images, if set, lists the images the app's colors run (cloud.Fleet),
+	// so that the notice names those that carry the previous version.
+	Images ColorImages
+}
+
+// SecretChanges records an app's last secret change.
+type SecretChanges interface {
+	RecordSecretChange(ctx context.Context, app string, c release.SecretChange) error
+}
+
+// ColorImages lists the images an app's colors run.
+type ColorImages interface {
+	ColorImages(ctx context.Context, app *config.App) ([]release.ColorImage, error)
 }
 
 // PendingStore remembers one pending secret rebuild per app (store.Dynamo
@@ -93,6 +114,9 @@ type Outcome struct {
 	Skipped  string
 	Pending  bool
 	Notified bool
+	// Carrying lists the images the colors run that carry the previous
+	// secret version (when Images is set).
+	Carrying []release.ColorImage
 }
 
 // Handle decodes one EventBridge event (once, with route.Decode) and
@@ -189,6 +213,7 @@ func (h *Handler) app(ctx context.Context, e route.Event, d route.SecretDetail, 
 			return out, err
 		}
 		out.BuildID = id
+		h.Metrics.RebuildStarted(app.Name, "secret")
 		log.Info("golden-image build started for the changed secret", "build", id)
 	}
 	ttl := h.EventTTL
@@ -197,6 +222,29 @@ func (h *Handler) app(ctx context.Context, e route.Event, d route.SecretDetail, 
 	}
 	if err := h.Store.MarkSeen(ctx, key, now.Add(ttl)); err != nil {
 		log.Warn("could not remember the event id; a duplicate would start another build", "error", err)
+	}
+	change := release.SecretChange{At: e.Time.UTC(), Version: d.Version(), Event: d.EventName + " " + e.ID}
+	if change.At.IsZero() {
+		change.At = now
+	}
+	if h.Changes != nil {
+		if err := h.Changes.RecordSecretChange(ctx, app.Name, change); err != nil {
+			return out, err
+		}
+	}
+	var carrying []release.ColorImage
+	if h.Images != nil {
+		imgs, err := h.Images.ColorImages(ctx, app)
+		if err != nil {
+			// The notice still goes, without the list.
+			log.Warn("could not list the images the colors run", "error", err)
+		}
+		for _, ci := range imgs {
+			if change.Superseded(&ci.Image) {
+				carrying = append(carrying, ci)
+			}
+		}
+		out.Carrying = carrying
 	}
 	subject, msg := message(app, e, d, secret, &out)
 	if err := h.Notifier.Notify(ctx, app, subject, msg); err != nil {
@@ -224,6 +272,19 @@ func message(app *config.App, e route.Event, d route.SecretDetail, secret string
 		fmt.Fprintf(&b, "\nNo build started: a golden-image build (%s) is already running.\n"+
 			"If it started before this change, its image carries the previous value:\n"+
 			"start a new build when it ends, and do not approve the release of the running one.\n", target(app))
+	}
+	if len(out.Carrying) > 0 {
+		fmt.Fprintf(&b, "\nImages that still carry the previous secret version:\n")
+		for _, ci := range out.Carrying {
+			v := ci.Image.Tags[release.TagSecretVersion]
+			if v == "" {
+				v = "not tagged; built before this change"
+			}
+			fmt.Fprintf(&b, "- %s (%s): AMI %s (%s), secret version %s\n", ci.Color, ci.Role, ci.Image.ID, ci.Image.Name, v)
+		}
+		fmt.Fprintf(&b, "The previous credential must stay valid until an image with the new version is live on every color that serves the public "+
+			"(and any staged image is replaced). For a database password, rotate with alternating users "+
+			"(Secrets Manager's alternating-users rotation) so the previous user keeps working until then.\n")
 	}
 	if len(subject) > 100 {
 		subject = subject[:97] + "..."

@@ -34,6 +34,9 @@ type Call struct {
 	// Began and Ended are wall-clock times, the latency (Cloud.Latency)
 	// included: critical paths are measured from them (CriticalPath).
 	Began, Ended time.Time
+	// Principal is who signed the call (sts.go): an assumed role's ARN,
+	// an access key, or "" for a call made to the simulation directly.
+	Principal string
 }
 
 type fault struct {
@@ -67,7 +70,9 @@ type Cloud struct {
 	tgs       map[string]*targetGroup
 	listeners map[string]*listener
 	rules     map[string]*rule
-	rds       *rdsState // RDS and Secrets Manager (rds.go, secrets.go), made on first use
+	rds       *rdsState            // RDS and Secrets Manager (rds.go, secrets.go), made on first use
+	alarms    map[string]*simAlarm // CloudWatch alarms (cloudwatch.go), made on first use
+	metrics   *metricsState        // per target group metrics (metrics.go), made on first use
 	topics    map[string]bool
 	projects  map[string]*project
 	pipelines map[string]*pipeline
@@ -132,6 +137,7 @@ func (c *Cloud) Advance(d time.Duration) {
 		step := min(time.Minute, end.Sub(c.now))
 		c.converge()
 		c.meter(step)
+		c.meterTraffic(step) // metrics.go
 		c.now = c.now.Add(step)
 		c.converge()
 	}
@@ -229,7 +235,7 @@ func serve[In, Out any](c *Cloud, ctx context.Context, op Op, in *In, do func(in
 	c.wait(ctx) // the call's latency, outside the lock: calls overlap, as AWS's do
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls = append(c.calls, Call{At: c.now, Service: info.service, Op: string(op), Mutating: info.mutating, Input: clone(in), Began: began})
+	c.calls = append(c.calls, Call{At: c.now, Service: info.service, Op: string(op), Mutating: info.mutating, Input: clone(in), Began: began, Principal: principalOf(ctx)})
 	rec := len(c.calls) - 1
 	defer func() { c.calls[rec].Ended = time.Now() }()
 	var err error

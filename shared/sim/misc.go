@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,12 +17,26 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Published is one SNS message.
+// Published is one SNS message. With MessageStructure "json", Message is
+// the "default" entry (what a protocol without its own entry gets) and
+// ByProtocol holds every entry; Raw is the message as published.
 type Published struct {
-	At      time.Time
-	Topic   string
-	Subject string
-	Message string
+	At         time.Time
+	Topic      string
+	Subject    string
+	Message    string
+	Structure  string
+	ByProtocol map[string]string
+	Raw        string
+}
+
+// For is the message a subscriber over protocol ("email", "https", ...)
+// receives.
+func (p Published) For(protocol string) string {
+	if m, ok := p.ByProtocol[protocol]; ok {
+		return m
+	}
+	return p.Message
 }
 
 // SNS is the simulated SNS API.
@@ -61,8 +76,46 @@ func (s *SNS) publish(in *sns.PublishInput) (*sns.PublishOutput, error) {
 	if !c.topics[topic] {
 		return nil, APIError("NotFound", "Topic does not exist", smithy.FaultClient)
 	}
-	c.published = append(c.published, Published{At: c.now, Topic: topic, Subject: aws.ToString(in.Subject), Message: aws.ToString(in.Message)})
+	if len(aws.ToString(in.Message)) > 262144 { // 256 KiB of UTF-8
+		return nil, APIError("InvalidParameter", "Invalid parameter: Message too long", smithy.FaultClient)
+	}
+	pub := Published{At: c.now, Topic: topic, Subject: aws.ToString(in.Subject), Message: aws.ToString(in.Message), Raw: aws.ToString(in.Message)}
+	if err := perProtocol(&pub, aws.ToString(in.MessageStructure)); err != nil {
+		return nil, err
+	}
+	c.published = append(c.published, pub)
 	return &sns.PublishOutput{MessageId: aws.String(c.id("msg"))}, nil
+}
+
+// perProtocol reads a message published with MessageStructure "json" as
+// SNS does: a JSON object whose "default" entry is a string, and whose
+// other entries are strings too (SNS refuses the publish otherwise, with
+// these messages).
+func perProtocol(p *Published, structure string) error {
+	switch structure {
+	case "":
+		return nil
+	case "json":
+	default:
+		return APIError("InvalidParameter", "Invalid parameter: MessageStructure", smithy.FaultClient)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(p.Raw), &m); err != nil {
+		return APIError("InvalidParameter", "Invalid parameter: Message Structure - JSON message body failed to parse", smithy.FaultClient)
+	}
+	def, ok := m["default"].(string)
+	if !ok {
+		return APIError("InvalidParameter", "Invalid parameter: Message Structure - No default entry in JSON message body", smithy.FaultClient)
+	}
+	p.Structure, p.Message, p.ByProtocol = structure, def, map[string]string{}
+	for k, v := range m {
+		s, ok := v.(string)
+		if !ok {
+			return APIError("InvalidParameter", fmt.Sprintf("Invalid parameter: Message Structure - the value of %q is not a string", k), smithy.FaultClient)
+		}
+		p.ByProtocol[k] = s
+	}
+	return nil
 }
 
 // project is a CodeBuild project; builds counts its builds (a build's
@@ -340,4 +393,25 @@ func (s *SSM) getParameter(in *ssm.GetParameterInput) (*ssm.GetParameterOutput, 
 		return nil, APIError("ParameterNotFound", "Parameter "+name+" not found.", smithy.FaultClient)
 	}
 	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: aws.String(name), Value: aws.String(v), Type: ssmtypes.ParameterTypeString}}, nil
+}
+
+// Execution is a started pipeline execution as tests see it.
+type Execution struct {
+	ID, Pipeline, Status string
+	Variables            map[string]string
+}
+
+// Executions lists the started pipeline executions, oldest first.
+func (c *Cloud) Executions() []Execution {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Execution
+	for _, e := range c.execs {
+		vars := make(map[string]string, len(e.vars))
+		for k, v := range e.vars {
+			vars[k] = v
+		}
+		out = append(out, Execution{ID: e.id, Pipeline: e.pipeline, Status: e.status, Variables: vars})
+	}
+	return out
 }

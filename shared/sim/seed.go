@@ -68,6 +68,14 @@ func (c *Cloud) SeedServices(app *config.App) {
 	if p := app.Approval.Pipeline; p != "" {
 		c.AddPipeline(p)
 	}
+	for _, al := range app.Alarms {
+		c.mu.Lock()
+		_, ok := c.alarms[al.Name]
+		c.mu.Unlock()
+		if !ok {
+			c.SetAlarm(al.Name, "OK", "Threshold Crossed: no datapoints above the threshold", false)
+		}
+	}
 }
 
 // seedLatestAL2023 publishes the newest Amazon Linux 2023 AMI, as AWS does

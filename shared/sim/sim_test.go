@@ -36,7 +36,7 @@ func clients(c *sim.Cloud) map[string]any {
 	return map[string]any{
 		"ec2": c.EC2(), "autoscaling": c.AutoScaling(), "elbv2": c.ELBv2(), "sns": c.SNS(),
 		"codebuild": c.CodeBuild(), "codepipeline": c.CodePipeline(), "ssm": c.SSM(),
-		"rds": c.RDS(), "secretsmanager": c.SecretsManager(),
+		"rds": c.RDS(), "secretsmanager": c.SecretsManager(), "cloudwatch": c.CloudWatch(),
 	}
 }
 

@@ -29,8 +29,8 @@ func (d *Reconciler) Handle(ctx context.Context, function string, raw []byte) ([
 func (d *Reconciler) HandleEvent(ctx context.Context, function string, e route.Event) ([]Outcome, error) {
 	ctx = withFunction(ctx, function)
 	log := d.log().With("function", function, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
-	if e.AccountID != d.Config.Account || e.Region != d.Config.Region {
-		log.Warn("ignored: event from another account or region", "account", e.AccountID, "region", e.Region)
+	if !d.serves(e) {
+		log.Warn("ignored: event from another account or region, where no configured app lives", "account", e.AccountID, "region", e.Region)
 		return nil, nil
 	}
 	if !takes(function, e) {
@@ -102,9 +102,9 @@ func (d *Reconciler) stage(ctx context.Context, e route.Event) ([]Outcome, error
 	default:
 		// An Image Builder event names the Image Builder image, not the
 		// AMI: sweep for each app's newest tagged AMI instead.
-		return d.sweep(ctx, e.ID, release.EvImage)
+		return d.sweep(ctx, e.ID, release.EvImage, func(a *config.App) bool { return takesImagesFrom(a, eventPlace(e)) })
 	}
-	img, err := d.Fleet.Image(ctx, amiID)
+	img, err := d.fleetAt(eventPlace(e)).Image(ctx, amiID)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (d *Reconciler) stage(ctx context.Context, e route.Event) ([]Outcome, error
 	var errs []error
 	for i := range d.Config.Apps {
 		app := &d.Config.Apps[i]
-		if cloud.Ours(app, img) {
+		if takesImagesFrom(app, eventPlace(e)) && cloud.Ours(app, img) {
 			out, err := d.Run(ctx, app, release.Event{Kind: release.EvImage, ID: e.ID, Image: img})
 			outs = append(outs, out)
 			if err != nil {
@@ -134,7 +134,7 @@ func (d *Reconciler) stage(ctx context.Context, e route.Event) ([]Outcome, error
 
 func (d *Reconciler) promote(ctx context.Context, e route.Event) ([]Outcome, error) {
 	det := *e.Approval
-	app := d.approvalApp(det)
+	app := d.approvalApp(det, e)
 	if app == nil {
 		d.log().Info("ignored: not a configured approval action", "event", e.ID, "pipeline", det.Pipeline, "stage", det.Stage, "action", det.Action)
 		return nil, nil
@@ -146,10 +146,10 @@ func (d *Reconciler) promote(ctx context.Context, e route.Event) ([]Outcome, err
 	return []Outcome{out}, err
 }
 
-func (d *Reconciler) approvalApp(det route.ApprovalDetail) *config.App {
+func (d *Reconciler) approvalApp(det route.ApprovalDetail, e route.Event) *config.App {
 	for i := range d.Config.Apps {
 		a := &d.Config.Apps[i]
-		if a.Approval.Pipeline == det.Pipeline && a.Approval.Stage == det.Stage && a.Approval.Action == det.Action {
+		if livesAt(a, e) && a.Approval.Pipeline == det.Pipeline && a.Approval.Stage == det.Stage && a.Approval.Action == det.Action {
 			return a
 		}
 	}
@@ -162,12 +162,18 @@ func (d *Reconciler) Tick(ctx context.Context, id string) ([]Outcome, error) {
 	if id == "" {
 		id = "tick@" + d.now().Format(time.RFC3339)
 	}
-	return d.sweep(ctx, id, release.EvTick)
+	start := time.Now()
+	outs, err := d.sweep(ctx, id, release.EvTick, nil)
+	if outs != nil || err == nil {
+		d.tickMetrics(time.Since(start), outs) // metrics.go
+	}
+	return outs, err
 }
 
-// sweep runs every app's step, batched (tick.go).
-func (d *Reconciler) sweep(ctx context.Context, id string, kind release.EventKind) ([]Outcome, error) {
-	return d.batchTick(ctx, id, kind, DefaultTickLimits)
+// sweep runs the step of every app (or those keep keeps), batched
+// (tick.go).
+func (d *Reconciler) sweep(ctx context.Context, id string, kind release.EventKind, keep func(*config.App) bool) ([]Outcome, error) {
+	return d.batchTick(ctx, id, kind, DefaultTickLimits, keep)
 }
 
 // guard handles CloudWatch alarm state changes of configured alarms.
@@ -179,7 +185,7 @@ func (d *Reconciler) guard(ctx context.Context, e route.Event) ([]Outcome, error
 	for i := range d.Config.Apps {
 		app := &d.Config.Apps[i]
 		al, ok := app.Alarm(det.AlarmName)
-		if !ok {
+		if !ok || !livesAt(app, e) {
 			continue
 		}
 		if det.State.Value == det.PreviousState.Value {

@@ -34,13 +34,12 @@ func (d *Reconciler) forAlarm(ctx context.Context, function string, e route.Even
 	}
 	for i := range d.Config.Apps {
 		app := &d.Config.Apps[i]
-		if _, ok := app.Alarm(e.Alarm.AlarmName); !ok {
+		if _, ok := app.Alarm(e.Alarm.AlarmName); !ok || !livesAt(app, e) {
 			continue
 		}
-		c := *d
-		c.Fleet = d.Fleet.Prefetch(cloud.Urgent(ctx), app)
+		c := d.withFleet(app, d.fleetFor(app).Prefetch(cloud.Urgent(ctx), app))
 		c.Store = prefetchStore(ctx, d.Store, e.ID, d.now(), app.Name)
-		return &c
+		return c
 	}
 	return d
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/access"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
+	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/limits"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/store"
@@ -27,6 +28,9 @@ import (
 type Reconciler struct {
 	Config *config.File
 	Fleet  *cloud.Fleet
+	// Fleets, if set, gives each app the fleet of the account and region
+	// it lives in (accounts.go); nil: Fleet serves every app.
+	Fleets cloud.Fleets
 	Store  store.Store
 	Now    func() time.Time
 	Log    *slog.Logger
@@ -34,6 +38,17 @@ type Reconciler struct {
 	DryRun bool
 	// EventTTL is how long processed event ids are remembered (default 24h).
 	EventTTL time.Duration
+	// Advisories looks up recorded advisories for approval evidence; nil
+	// uses the Store when it is an AdvisoryBook (evidence.go).
+	Advisories AdvisoryBook
+	// Metrics receives kaizen's own metrics (metrics.go); nil writes none.
+	Metrics *emf.Writer
+	// Providers fetch the series metric analysis judges (analysis.go);
+	// nil: no app is judged by its metrics.
+	Providers Providers
+	// verdicts are the tick's metric verdicts by app, made in one fetch
+	// before the apps' steps.
+	verdicts map[string]*release.Verdict
 }
 
 // Outcome is what one step did, for logs, the CLI and tests.
@@ -76,6 +91,7 @@ const inProgress = "interrupted while applying the plan"
 
 // Run performs one reconcile step for app.
 func (d *Reconciler) Run(ctx context.Context, app *config.App, ev release.Event) (Outcome, error) {
+	d = d.at(app) // the clients of the app's account and region
 	var out Outcome
 	var err error
 	// The lease token names this invocation: a lease with another token is
@@ -97,6 +113,8 @@ func (d *Reconciler) Run(ctx context.Context, app *config.App, ev release.Event)
 	}
 	if err != nil {
 		out.Err = err.Error()
+	} else if !d.DryRun {
+		d.stepMetrics(app, out)
 	}
 	return out, err
 }
@@ -118,8 +136,12 @@ func (d *Reconciler) runOnce(ctx context.Context, app *config.App, ev release.Ev
 	if app.StagingApp != "" && (st.Active == nil || st.Active.State.BeforeApproval()) {
 		// Only while a notification may need it: an approval prompt says
 		// whether the AMI is already live on staging.
-		obs.Staging = d.staging(ctx, app.StagingApp)
+		obs.Staging = d.staging(ctx, app.StagingApp, wantsStagingRecord(ev))
 	}
+	if wantsEvidence(st, ev) {
+		obs.Evidence = d.evidence(ctx, app, st.Active, obs)
+	}
+	obs.Analysis = d.verdicts[app.Name] // the tick's (analysis.go)
 	if wantScaling(st, ev, d.now()) {
 		if err := d.Fleet.ObserveScaling(ctx, app, &obs); err != nil {
 			return out, fmt.Errorf("observe: %w", err)
@@ -255,18 +277,22 @@ func actionStrings(as []release.Action) []string {
 
 // staging observes the staging app's public color; a failure only loses
 // the line in the notification.
-func (d *Reconciler) staging(ctx context.Context, name string) *release.StagingView {
+func (d *Reconciler) staging(ctx context.Context, name string, record bool) *release.StagingView {
 	sa, ok := d.Config.App(name)
 	if !ok {
 		return nil
 	}
-	so, err := d.Fleet.Observe(ctx, sa)
+	so, err := d.fleetFor(sa).Observe(ctx, sa)
 	if err != nil {
 		d.log().Warn("could not observe the staging app", "app", name, "error", err)
 		return nil
 	}
 	v := so.Color(so.Live())
-	return &release.StagingView{App: name, AMI: v.AMI, Healthy: v.Healthy, Desired: v.Desired}
+	view := &release.StagingView{App: name, AMI: v.AMI, Healthy: v.Healthy, Desired: v.Desired}
+	if record {
+		d.stagingRecord(ctx, sa, view)
+	}
+	return view
 }
 
 // wantScaling says whether a step reads the colors' scaling policies and

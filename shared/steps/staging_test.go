@@ -56,7 +56,7 @@ func TestStagingFirst(t *testing.T) {
 		t.Fatalf("production promoted without approval: %s", st.Active.State)
 	}
 	w.must(route.Promote, w.approvalEvent("SUCCEEDED", "exec-1"))
-	if m := notice(prod.TopicARN, "approved"); !strings.Contains(m, "Staging (shop-staging): this AMI is live there, 2 of 2 healthy") {
+	if m := notice(prod.TopicARN, "approved"); !strings.Contains(m, "Staging (shop-staging): this AMI is live there since 2026-11-24T09:14:00Z, 2 of 2 healthy") {
 		t.Fatalf("production's approval notice = %q", m)
 	}
 }

@@ -301,19 +301,20 @@ func TestConflictOnTheFinalSave(t *testing.T) {
 		t.Fatalf("a conflict after the actions were applied: mutating calls %v, want %v (not repeated)", got, want)
 	}
 
-	// An approval that starts binds its execution to the staged AMI: a
-	// change of the record only, no action.
+	// A guard alarm's OK while a release is staged is remembered (the
+	// newest transition seen of that alarm): a change of the record only,
+	// no action.
 	fs := &survivorStore{Store: store.NewMemory()}
 	w := newWorld(t, fs)
 	w.stageAndPreview("shop-golden-1", "")
 	fs.mu.Lock()
 	fs.failSave, fs.saveErr = fs.saves+1, store.ErrConflict
 	fs.mu.Unlock()
-	outs := w.must(route.Promote, w.approvalEvent("STARTED", "exec-7"))
+	outs := w.must(route.Guard, w.alarmEvent("shop-5xx-rate", "OK", "INSUFFICIENT_DATA"))
 	if len(outs) != 1 || len(outs[0].Applied) != 0 {
-		t.Fatalf("the approval's start applied %d action(s); this test needs a record-only change", len(outs[0].Applied))
+		t.Fatalf("the alarm's OK applied %d action(s); this test needs a record-only change", len(outs[0].Applied))
 	}
-	if r := w.state().Active; r == nil || r.ApprovalExecution != "exec-7" {
-		t.Fatalf("a conflict before any action: the step did not decide again and bind exec-7 (release %v)", r != nil)
+	if m, ok := w.state().Alarms["shop-5xx-rate"]; !ok || m.State != "OK" {
+		t.Fatalf("a conflict before any action: the step did not decide again and record the alarm's OK (marks %v)", w.state().Alarms)
 	}
 }

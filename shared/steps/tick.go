@@ -87,11 +87,13 @@ func (d *Reconciler) TickWith(ctx context.Context, id string, lim TickLimits) ([
 	if id == "" {
 		id = "tick@" + d.now().Format(time.RFC3339)
 	}
-	return d.batchTick(ctx, id, release.EvTick, lim)
+	return d.batchTick(ctx, id, release.EvTick, lim, nil)
 }
 
-// batchTick is the tick and the sweep: every app, with event kind.
-func (d *Reconciler) batchTick(ctx context.Context, id string, kind release.EventKind, lim TickLimits) ([]Outcome, error) {
+// batchTick is the tick and the sweep: every app (or those keep keeps),
+// with event kind. Each account and region's apps are read in batches
+// of their own, through their own fleet (accounts.go).
+func (d *Reconciler) batchTick(ctx context.Context, id string, kind release.EventKind, lim TickLimits, keep func(*config.App) bool) ([]Outcome, error) {
 	def := DefaultTickLimits
 	if lim.Concurrency <= 0 {
 		lim.Concurrency = def.Concurrency
@@ -112,11 +114,12 @@ func (d *Reconciler) batchTick(ctx context.Context, id string, kind release.Even
 	}
 	log := d.log().With("event", id)
 
-	apps := make([]*config.App, len(d.Config.Apps))
-	names := make([]string, len(apps))
+	var apps []*config.App
+	var names []string
 	for i := range d.Config.Apps {
-		apps[i] = &d.Config.Apps[i]
-		names[i] = apps[i].Name
+		if a := &d.Config.Apps[i]; keep == nil || keep(a) {
+			apps, names = append(apps, a), append(names, a.Name)
+		}
 	}
 	var (
 		states        map[string]release.AppState
@@ -126,7 +129,7 @@ func (d *Reconciler) batchTick(ctx context.Context, id string, kind release.Even
 	)
 	wg.Add(2)
 	go func() { defer wg.Done(); states, stErr = store.LoadMany(ctx, d.Store, names) }()
-	go func() { defer wg.Done(); images, imgErr = d.Fleet.NewestImages(ctx, apps) }()
+	go func() { defer wg.Done(); images, imgErr = d.newestImages(ctx, apps) }()
 	wg.Wait()
 	if stErr != nil {
 		return nil, stErr
@@ -161,20 +164,20 @@ func (d *Reconciler) batchTick(ctx context.Context, id string, kind release.Even
 	// One batched read of every app looked at or run: groups, listeners,
 	// rules and, when many steps need them, scaling policies.
 	var batch []*config.App
-	scaling := 0
+	scaling := map[string]bool{}
 	for _, i := range run {
 		batch = append(batch, apps[i])
 		if wantScaling(states[apps[i].Name], event(i), now) {
-			scaling++
+			scaling[apps[i].Name] = true
 		}
 	}
 	for _, i := range glance {
 		batch = append(batch, apps[i])
 		if newImage(states[apps[i].Name], images[apps[i].Name]) {
-			scaling++
+			scaling[apps[i].Name] = true
 		}
 	}
-	snap := d.Fleet.Snapshot(ctx, batch, scaling)
+	snap := d.snapshot(ctx, batch, scaling)
 	for _, i := range glance {
 		a := apps[i]
 		obs, err := snap.Glance(a)
@@ -202,7 +205,11 @@ func (d *Reconciler) batchTick(ctx context.Context, id string, kind release.Even
 	}
 	pre := &preloaded{Store: d.Store, states: states}
 	alone := *d
-	alone.Store, alone.Fleet = pre, snap.Fleet()
+	alone.Store, alone.Fleet, alone.Fleets = pre, snap.home, snap.placedFleets
+	if kind == release.EvTick {
+		// One metrics fetch for every app run alone (analysis.go).
+		alone.verdicts = d.tickVerdicts(ctx, pick(apps, run), states, now)
+	}
 	var (
 		mu   sync.Mutex
 		left []string

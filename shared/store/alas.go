@@ -33,6 +33,7 @@ import (
 	"github.com/kaizen-sre/kaizen/shared/alas"
 	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/rebuild"
+	"github.com/kaizen-sre/kaizen/shared/release"
 )
 
 var (
@@ -345,4 +346,16 @@ func claimItem(app string, c rebuild.Claim) (map[string]ddbtypes.AttributeValue,
 	it["expires"] = n(c.Expires.Add(24 * time.Hour).Unix())
 	it["body"] = s(string(body))
 	return it, nil
+}
+
+// AdvisoryNotes returns what was recorded about the app's advisories with
+// the given ids (severity, CVEs), for an approval's evidence (one query of
+// the app's advisories). Ids never recorded are left out.
+func (d *Dynamo) AdvisoryNotes(ctx context.Context, app string, ids []string) ([]release.AdvisoryNote, error) {
+	all, err := d.queryAdvisories(ctx, app, "recorded", "attribute_exists(#b)",
+		map[string]string{"#b": "body"}, map[string]ddbtypes.AttributeValue{})
+	if err != nil {
+		return nil, err
+	}
+	return alas.Notes(all, ids), nil
 }

@@ -18,7 +18,8 @@ type Memory struct {
 	ledger  map[string]map[string][]byte
 	events  map[string]time.Time
 	pending map[string]pending
-	refresh *refreshMemory // the database refresh's state and ledger (dbrefresh.go)
+	refresh *refreshMemory                  // the database refresh's state and ledger (dbrefresh.go)
+	secrets map[string]release.SecretChange // last secret change per app (secret.go)
 	// Writes counts successful writes, for tests and benchmarks.
 	Writes int
 	// FailWrite, if set, is asked about each write of a Save (1 is the
