@@ -54,20 +54,7 @@ func (d *Dynamo) LoadRefresh(ctx context.Context, app string) (dbrefresh.AppStat
 }
 
 func (d *Dynamo) refreshItem(ctx context.Context, app string) (map[string]ddbtypes.AttributeValue, []dbrefresh.Refresh, error) {
-	out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.Table), Key: key("app#"+app, refreshSK), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, nil, fmt.Errorf("load refresh state of %s: %w", app, err)
-	}
-	if out.Item == nil {
-		return nil, nil, nil
-	}
-	var carried []dbrefresh.Refresh
-	if l := str(out.Item, "ledger"); l != "" {
-		if err := json.Unmarshal([]byte(l), &carried); err != nil {
-			return nil, nil, fmt.Errorf("load refresh state of %s: corrupt ledger entries: %w", app, err)
-		}
-	}
-	return out.Item, carried, nil
+	return getWithLedger[dbrefresh.Refresh](ctx, d, app, refreshSK, "refresh state")
 }
 
 // SaveRefresh implements dbrefresh.Store.
@@ -272,32 +259,14 @@ func (m *Memory) SaveRefresh(_ context.Context, st *dbrefresh.AppState, ledger .
 	}
 	next := *st
 	next.Version++
-	b, err := json.Marshal(next)
-	if err != nil {
-		return err
-	}
-	if err := m.fail(1); err != nil {
-		return err
-	}
-	entries := make([][]byte, len(ledger))
+	entries := make([]entry, len(ledger))
 	for i, r := range ledger {
-		if entries[i], err = json.Marshal(r); err != nil {
-			return err
-		}
-		if err := m.fail(i + 2); err != nil {
-			return err
-		}
+		entries[i] = entry{app: r.App, id: r.ID, v: r}
 	}
-	rm.states[st.App] = b
+	if err := m.commit(rm.states, rm.ledger, st.App, next, entries); err != nil {
+		return err
+	}
 	st.Version = next.Version
-	m.Writes++
-	for i, r := range ledger {
-		if rm.ledger[r.App] == nil {
-			rm.ledger[r.App] = map[string][]byte{}
-		}
-		rm.ledger[r.App][r.ID] = entries[i]
-		m.Writes++
-	}
 	return nil
 }
 

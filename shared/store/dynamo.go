@@ -103,20 +103,30 @@ const stateSortKey = "state"
 // getState reads the app's state item (nil if the app has none) and the
 // ledger entries it carries.
 func (d *Dynamo) getState(ctx context.Context, app string) (map[string]ddbtypes.AttributeValue, []release.Release, error) {
-	out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.Table), Key: key("app#"+app, stateSortKey), ConsistentRead: aws.Bool(true)})
+	item, entries, err := getWithLedger[release.Release](ctx, d, app, stateSortKey, "state")
+	if item != nil {
+		d.remember(app, carriedEntries{version: num(item, "version"), entries: entries, at: num(item, "ledgerVersion")})
+	}
+	return item, entries, err
+}
+
+// getWithLedger reads one of the app's items with a consistent read (nil
+// if there is none) and decodes the ledger entries it carries; what names
+// the item in errors ("state", "refresh state").
+func getWithLedger[T any](ctx context.Context, d *Dynamo, app, sk, what string) (map[string]ddbtypes.AttributeValue, []T, error) {
+	out, err := d.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.Table), Key: key("app#"+app, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load state of %s: %w", app, err)
+		return nil, nil, fmt.Errorf("load %s of %s: %w", what, app, err)
 	}
 	if out.Item == nil {
 		return nil, nil, nil
 	}
-	var entries []release.Release
+	var entries []T
 	if l := str(out.Item, "ledger"); l != "" {
 		if err := json.Unmarshal([]byte(l), &entries); err != nil {
-			return nil, nil, fmt.Errorf("load state of %s: corrupt ledger entries: %w", app, err)
+			return nil, nil, fmt.Errorf("load %s of %s: corrupt ledger entries: %w", what, app, err)
 		}
 	}
-	d.remember(app, carriedEntries{version: num(out.Item, "version"), entries: entries, at: num(out.Item, "ledgerVersion")})
 	return out.Item, entries, nil
 }
 

@@ -64,32 +64,51 @@ func (m *Memory) Save(_ context.Context, st *release.AppState, ledger ...release
 	}
 	next := *st
 	next.Version++
-	b, err := json.Marshal(next)
+	entries := make([]entry, len(ledger))
+	for i, r := range ledger {
+		entries[i] = entry{app: r.App, id: r.ID, v: r}
+	}
+	if err := m.commit(m.states, m.ledger, st.App, next, entries); err != nil {
+		return err
+	}
+	st.Version = next.Version
+	return nil
+}
+
+// entry is one ledger entry to write.
+type entry struct {
+	app, id string
+	v       any
+}
+
+// commit writes an app's state and its ledger entries into the given
+// maps. Every write is prepared (and may fail, see FailWrite) before any
+// is applied: the state and its ledger entries change together or not at
+// all.
+func (m *Memory) commit(states map[string][]byte, ledgers map[string]map[string][]byte, app string, state any, ledger []entry) error {
+	b, err := json.Marshal(state)
 	if err != nil {
 		return err
 	}
-	// Every write is prepared (and may fail) before any is applied: the
-	// state and its ledger entries change together or not at all.
 	if err := m.fail(1); err != nil {
 		return err
 	}
-	entries := make([][]byte, len(ledger))
-	for i, r := range ledger {
-		if entries[i], err = json.Marshal(r); err != nil {
+	bodies := make([][]byte, len(ledger))
+	for i, e := range ledger {
+		if bodies[i], err = json.Marshal(e.v); err != nil {
 			return err
 		}
 		if err := m.fail(i + 2); err != nil {
 			return err
 		}
 	}
-	m.states[st.App] = b
-	st.Version = next.Version
+	states[app] = b
 	m.Writes++
-	for i, r := range ledger {
-		if m.ledger[r.App] == nil {
-			m.ledger[r.App] = map[string][]byte{}
+	for i, e := range ledger {
+		if ledgers[e.app] == nil {
+			ledgers[e.app] = map[string][]byte{}
 		}
-		m.ledger[r.App][r.ID] = entries[i]
+		ledgers[e.app][e.id] = bodies[i]
 		m.Writes++
 	}
 	return nil
