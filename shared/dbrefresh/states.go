@@ -1,9 +1,8 @@
 package dbrefresh
 
 import (
-	"fmt"
+	"github.com/kaizen-sre/kaizen/shared/statetable"
 	"slices"
-	"strings"
 )
 
 // State is where a refresh stands. Table lists every move between states;
@@ -51,78 +50,43 @@ const (
 )
 
 // Edge is an allowed transition and the kinds of cause that may take it.
-type Edge struct {
-	From State     `json:"from"`
-	To   State     `json:"to"`
-	By   []Trigger `json:"by"`
-}
+type Edge = statetable.Edge[State, Trigger]
+
+func edge(from, to State, by ...Trigger) Edge { return Edge{From: from, To: to, By: by} }
 
 // Table is the state table of a refresh: every move the planner may make.
 // A move it does not list is a planner bug: the plan is dropped.
-var Table = []Edge{
-	{None, Copying, []Trigger{BySnapshot, BySchedule, ByOperator}},
+var Table = statetable.Table[State, Trigger]{
+	edge(None, Copying, BySnapshot, BySchedule, ByOperator),
 
-	{Copying, Restoring, []Trigger{ByAWS}},
-	{Restoring, Scrubbing, []Trigger{ByAWS}},
-	{Scrubbing, Swapping, []Trigger{ByBuild}},
-	{Swapping, KeepingOld, []Trigger{ByAWS}},
-	{KeepingOld, Done, []Trigger{ByTimer}},
+	edge(Copying, Restoring, ByAWS),
+	edge(Restoring, Scrubbing, ByAWS),
+	edge(Scrubbing, Swapping, ByBuild),
+	edge(Swapping, KeepingOld, ByAWS),
+	edge(KeepingOld, Done, ByTimer),
 
 	// Anything before staging runs on the new database can be undone.
-	{Copying, Undoing, []Trigger{ByAWS, ByTimer, ByOperator}},
-	{Restoring, Undoing, []Trigger{ByAWS, ByTimer, ByOperator}},
-	{Scrubbing, Undoing, []Trigger{ByBuild, ByTimer, ByOperator}},
-	{Swapping, Undoing, []Trigger{ByAWS, ByTimer}},
-	{Undoing, Failed, []Trigger{ByAWS}},
+	edge(Copying, Undoing, ByAWS, ByTimer, ByOperator),
+	edge(Restoring, Undoing, ByAWS, ByTimer, ByOperator),
+	edge(Scrubbing, Undoing, ByBuild, ByTimer, ByOperator),
+	edge(Swapping, Undoing, ByAWS, ByTimer),
+	edge(Undoing, Failed, ByAWS),
 }
 
 // Allowed reports whether Table lets a refresh move from one state to
 // another for a cause of kind by.
-func Allowed(from, to State, by Trigger) bool {
-	for _, e := range Table {
-		if e.From == from && e.To == to {
-			return slices.Contains(e.By, by)
-		}
-	}
-	return false
-}
+func Allowed(from, to State, by Trigger) bool { return Table.Allowed(from, to, by) }
 
 // RefusedTransition is a move Table does not allow: a bug in the planner.
-type RefusedTransition struct {
-	ID       string
-	From, To State
-	By       Trigger
-}
-
-func (e *RefusedTransition) Error() string {
-	from := string(e.From)
-	if from == "" {
-		from = "(new)"
-	}
-	return fmt.Sprintf("refresh %s: transition %s → %s by %s is not in the state table", e.ID, from, e.To, e.By)
-}
+type RefusedTransition = statetable.Refused[State, Trigger]
 
 // Mermaid renders Table as a Mermaid state diagram.
 func Mermaid() string {
-	var b strings.Builder
-	b.WriteString("stateDiagram-v2\n")
-	node := func(s State) string {
-		if s == None {
-			return "[*]"
-		}
-		return string(s)
-	}
-	for _, e := range Table {
-		by := make([]string, len(e.By))
-		for i, t := range e.By {
-			by[i] = string(t)
-		}
-		fmt.Fprintf(&b, "    %s --> %s: %s\n", node(e.From), node(e.To), strings.Join(by, ", "))
-	}
+	var terminal []State
 	for _, s := range States {
 		if s.Terminal() {
-			fmt.Fprintf(&b, "    %s --> [*]\n", s)
+			terminal = append(terminal, s)
 		}
 	}
-	return b.String()
+	return Table.Mermaid(terminal)
 }

@@ -107,7 +107,7 @@ type Refresh struct {
 // move records a state change with its cause, if Table allows it.
 func (r *Refresh) move(to State, by Trigger, at time.Time, cause string) error {
 	if !Allowed(r.State, to, by) {
-		return &RefusedTransition{ID: r.ID, From: r.State, To: to, By: by}
+		return &RefusedTransition{Kind: "refresh", ID: r.ID, From: r.State, To: to, By: by}
 	}
 	r.History = append(r.History, Transition{At: at, From: r.State, To: to, By: by, Cause: cause})
 	r.State = to

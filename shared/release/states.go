@@ -3,6 +3,7 @@ package release
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/kaizen-sre/kaizen/shared/statetable"
 	"slices"
 	"strings"
 	"time"
@@ -98,82 +99,61 @@ const (
 )
 
 // Edge is an allowed transition and the kinds of cause that may take it.
-type Edge struct {
-	From State     `json:"from"`
-	To   State     `json:"to"`
-	By   []Trigger `json:"by"`
-}
+type Edge = statetable.Edge[State, Trigger]
+
+func edge(from, to State, by ...Trigger) Edge { return Edge{From: from, To: to, By: by} }
 
 // Table is the state table of a release: every move the planner may make.
 // Release.move refuses any other. The README's diagram is generated from
 // it (kaizen states --mermaid).
-var Table = []Edge{
-	{None, Staged, []Trigger{ByImage}},
+var Table = statetable.Table[State, Trigger]{
+	edge(None, Staged, ByImage),
 
 	// Staged, previewed from the office, then approved (or not).
-	{Staged, PreviewReady, []Trigger{ByHealth}},
-	{Staged, Unhealthy, []Trigger{ByGuard, ByAnalysis}},
-	{PreviewReady, Unhealthy, []Trigger{ByGuard, ByAnalysis}},
-	{PreviewReady, Promoting, []Trigger{ByApproval}},
-	{Staged, Superseded, []Trigger{ByImage}},
-	{PreviewReady, Superseded, []Trigger{ByImage}},
-	{Unhealthy, Superseded, []Trigger{ByImage}},
-	{Staged, Abandoned, []Trigger{ByRejection, ByOperator}},
-	{PreviewReady, Abandoned, []Trigger{ByRejection, ByOperator}},
-	{Unhealthy, Abandoned, []Trigger{ByRejection, ByOperator}},
-	{Staged, Failed, []Trigger{ByListener}},
-	{PreviewReady, Failed, []Trigger{ByListener}},
-	{Unhealthy, Failed, []Trigger{ByListener}},
+	edge(Staged, PreviewReady, ByHealth),
+	edge(Staged, Unhealthy, ByGuard, ByAnalysis),
+	edge(PreviewReady, Unhealthy, ByGuard, ByAnalysis),
+	edge(PreviewReady, Promoting, ByApproval),
+	edge(Staged, Superseded, ByImage),
+	edge(PreviewReady, Superseded, ByImage),
+	edge(Unhealthy, Superseded, ByImage),
+	edge(Staged, Abandoned, ByRejection, ByOperator),
+	edge(PreviewReady, Abandoned, ByRejection, ByOperator),
+	edge(Unhealthy, Abandoned, ByRejection, ByOperator),
+	edge(Staged, Failed, ByListener),
+	edge(PreviewReady, Failed, ByListener),
+	edge(Unhealthy, Failed, ByListener),
 
 	// Approved: capacity, change window, health, then the public moves.
-	{Promoting, WaitingForWindow, []Trigger{ByWindow}},
-	{WaitingForWindow, Promoting, []Trigger{ByWindow}},
-	{Promoting, Shifting, []Trigger{ByHealth}},
-	{Promoting, Baking, []Trigger{ByHealth, ByListener}},
-	{WaitingForWindow, Baking, []Trigger{ByListener}},
-	{Promoting, Failed, []Trigger{ByTimer, ByGuard, ByOperator}},
-	{WaitingForWindow, Failed, []Trigger{ByTimer, ByGuard, ByOperator}},
-	{Shifting, Baking, []Trigger{ByTimer}},
+	edge(Promoting, WaitingForWindow, ByWindow),
+	edge(WaitingForWindow, Promoting, ByWindow),
+	edge(Promoting, Shifting, ByHealth),
+	edge(Promoting, Baking, ByHealth, ByListener),
+	edge(WaitingForWindow, Baking, ByListener),
+	edge(Promoting, Failed, ByTimer, ByGuard, ByOperator),
+	edge(WaitingForWindow, Failed, ByTimer, ByGuard, ByOperator),
+	edge(Shifting, Baking, ByTimer),
 
 	// The public is on the new color: bake, or go back.
-	{Shifting, RollingBack, []Trigger{ByGuard, ByAnalysis, ByOperator}},
-	{Shifting, RolledBack, []Trigger{ByListener}},
-	{Baking, Done, []Trigger{ByTimer}},
-	{Baking, RollingBack, []Trigger{ByGuard, ByAnalysis, ByOperator}},
-	{Baking, RolledBack, []Trigger{ByListener}},
-	{RollingBack, RolledBack, []Trigger{ByListener}},
+	edge(Shifting, RollingBack, ByGuard, ByAnalysis, ByOperator),
+	edge(Shifting, RolledBack, ByListener),
+	edge(Baking, Done, ByTimer),
+	edge(Baking, RollingBack, ByGuard, ByAnalysis, ByOperator),
+	edge(Baking, RolledBack, ByListener),
+	edge(RollingBack, RolledBack, ByListener),
 }
 
 // Allowed reports whether Table lets a release move from one state to
 // another for a cause of kind by.
-func Allowed(from, to State, by Trigger) bool {
-	for _, e := range Table {
-		if e.From == from && e.To == to {
-			return slices.Contains(e.By, by)
-		}
-	}
-	return false
-}
+func Allowed(from, to State, by Trigger) bool { return Table.Allowed(from, to, by) }
 
 // RefusedTransition is a move Table does not allow: a bug in the planner.
-type RefusedTransition struct {
-	ID       string
-	From, To State
-	By       Trigger
-}
-
-func (e *RefusedTransition) Error() string {
-	from := string(e.From)
-	if from == "" {
-		from = "(new)"
-	}
-	return fmt.Sprintf("release %s: transition %s → %s by %s is not in the state table", e.ID, from, e.To, e.By)
-}
+type RefusedTransition = statetable.Refused[State, Trigger]
 
 // move records a state change with its cause, if Table allows it.
 func (r *Release) move(to State, by Trigger, at time.Time, cause string) error {
 	if !Allowed(r.State, to, by) {
-		return &RefusedTransition{ID: r.ID, From: r.State, To: to, By: by}
+		return &RefusedTransition{Kind: "release", ID: r.ID, From: r.State, To: to, By: by}
 	}
 	r.History = append(r.History, Transition{At: at, From: r.State, To: to, By: by, Cause: cause})
 	r.State = to
@@ -215,23 +195,13 @@ func (r *Release) UnmarshalJSON(b []byte) error {
 
 // Mermaid renders Table as a Mermaid state diagram.
 func Mermaid() string {
-	var b strings.Builder
-	b.WriteString("stateDiagram-v2\n")
-	node := func(s State) string {
-		if s == None {
-			return "[*]"
-		}
-		return string(s)
-	}
-	for _, e := range Table {
-		fmt.Fprintf(&b, "    %s --> %s: %s\n", node(e.From), node(e.To), joinTriggers(e.By))
-	}
+	var terminal []State
 	for _, s := range States {
 		if s.Terminal() {
-			fmt.Fprintf(&b, "    %s --> [*]\n", s)
+			terminal = append(terminal, s)
 		}
 	}
-	return b.String()
+	return Table.Mermaid(terminal)
 }
 
 // Dot renders Table as a Graphviz digraph.
@@ -248,16 +218,8 @@ func Dot() string {
 		if e.From == None {
 			from = "new"
 		}
-		fmt.Fprintf(&b, "    %s -> %s [label=%q];\n", from, e.To, joinTriggers(e.By))
+		fmt.Fprintf(&b, "    %s -> %s [label=%q];\n", from, e.To, statetable.Triggers(e.By))
 	}
 	b.WriteString("}\n")
 	return b.String()
-}
-
-func joinTriggers(ts []Trigger) string {
-	s := make([]string, len(ts))
-	for i, t := range ts {
-		s[i] = string(t)
-	}
-	return strings.Join(s, ", ")
 }
