@@ -79,3 +79,26 @@ func TestConsoleURL(t *testing.T) {
 		t.Fatalf("ConsoleURL = %q, want %q", got, want)
 	}
 }
+
+// A release marked unhealthy while staged gets no "preview ready: approve
+// it" prompt when its preview becomes healthy: it was told its approval
+// will be refused. A staged one does.
+func TestUnhealthyPreviewIsNotOfferedForApproval(t *testing.T) {
+	app := shopApp(t)
+	for _, tc := range []struct {
+		s    State
+		want bool
+	}{{Staged, true}, {Unhealthy, false}} {
+		st, obs := fleet(tc.s)
+		st.Active.State = tc.s
+		obs.Colors[config.Green].Healthy = 1
+		plan := Decide(app, st, obs, t0, Event{Kind: EvTick})
+		got := false
+		for _, a := range plan.Actions {
+			got = got || a.Notice == NoticePreviewReady
+		}
+		if got != tc.want {
+			t.Errorf("%s: preview-ready notice %v, want %v (actions %v)", tc.s, got, tc.want, plan.Actions)
+		}
+	}
+}

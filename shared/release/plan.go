@@ -614,7 +614,11 @@ func (p *planner) reconcileStaged(rel *Release) bool {
 			p.moved(rel, PreviewReady, ByHealth, fmt.Sprintf("%d of %d healthy on the preview", p.obs.Color(c).Healthy, want.Desired))
 		}
 		p.note("preview of %s ready on %s", rel.AMI, c)
-		p.notify(Notice{Kind: NoticePreviewReady, Release: *rel, Staging: p.obs.Staging})
+		if rel.State == PreviewReady {
+			// An unhealthy release was told already that its approval
+			// will be refused: no "approve it" prompt.
+			p.notify(Notice{Kind: NoticePreviewReady, Release: *rel, Staging: p.obs.Staging})
+		}
 	}
 	if p.app.AutoPromote && rel.State == PreviewReady {
 		p.approve(rel, "autoPromote: preview healthy")
