@@ -116,6 +116,11 @@ func TestIAM(t *testing.T) {
 			// The example refreshes no database: dbrefresh's grants
 			// besides the table resolve to nothing and are left out
 			// (TestDBRefreshLeastPrivilege checks them on the staging example).
+			// Nor does it judge by Datadog: the tick's grants on the
+			// Datadog secret and its key resolve to nothing (TestAnalysisIAM).
+			if fn == route.Tick && (a == "secretsmanager:GetSecretValue" || a == "kms:Decrypt") {
+				continue
+			}
 			if !strings.HasPrefix(a, "codepipeline:") && (fn != route.DBRefresh || strings.HasPrefix(a, "dynamodb:")) {
 				out = append(out, a)
 			}

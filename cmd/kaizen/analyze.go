@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	cwanalysis "github.com/kaizen-sre/kaizen/shared/analysis/cloudwatch"
 	"github.com/kaizen-sre/kaizen/shared/analysis/datadog"
@@ -35,7 +37,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if since < 0 || since > 3*time.Hour {
 		return fail(stderr, 2, "analyze: --since must be between 0 and 3h (one GetMetricData call of one-minute points), got %s", since)
 	}
-	d.Providers = cliProviders(d, apps, stderr)
+	d.Providers = cliProviders(ctx, o, d, apps, stderr)
 	all, err := analyzeApps(ctx, d, apps, since)
 	if err != nil {
 		return fail(stderr, 1, "analyze: %v", hint(err))
@@ -50,13 +52,14 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 // cliProviders are the providers the apps' analysis blocks name: the
-// command's CloudWatch client, and Datadog with the keys from the
-// environment variables the configuration names.
-func cliProviders(d *steps.Reconciler, apps []*config.App, stderr io.Writer) steps.Providers {
+// command's CloudWatch client (an app of another account or region is
+// read through its own fleet's), and Datadog with the keys from the
+// secret the configuration names, read with the operator's credentials.
+func cliProviders(ctx context.Context, o *opsFlags, d *steps.Reconciler, apps []*config.App, stderr io.Writer) steps.Providers {
 	out := steps.Providers{}
 	for _, app := range apps {
 		an := app.Analysis
-		if an == nil {
+		if an == nil || out[an.Provider] != nil {
 			continue
 		}
 		switch an.Provider {
@@ -65,12 +68,22 @@ func cliProviders(d *steps.Reconciler, apps []*config.App, stderr io.Writer) ste
 				out[an.Provider] = &cwanalysis.Provider{API: api}
 			}
 		case config.ProviderDatadog:
-			api, key := os.Getenv(an.Datadog.APIKeyEnv), os.Getenv(an.Datadog.AppKeyEnv)
-			if api == "" || key == "" {
-				fmt.Fprintf(stderr, "analyze: %s: set %s and %s to read Datadog\n", app.Name, an.Datadog.APIKeyEnv, an.Datadog.AppKeyEnv)
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(d.Config.Region))
+			if err != nil {
+				fmt.Fprintf(stderr, "analyze: %s: aws config: %v\n", app.Name, err)
 				continue
 			}
-			out[an.Provider] = datadog.New(an.Datadog.Site, api, key)
+			sm := secretsmanager.NewFromConfig(awsCfg, func(op *secretsmanager.Options) {
+				if o.endpoint != "" {
+					op.BaseEndpoint = &o.endpoint
+				}
+			})
+			p := &datadog.SecretProvider{Site: an.Datadog.Site, SecretARN: an.Datadog.SecretARN, API: sm}
+			if err := p.Load(ctx); err != nil {
+				fmt.Fprintf(stderr, "analyze: %s: %v\n", app.Name, err)
+				continue
+			}
+			out[an.Provider] = p
 		}
 	}
 	return out

@@ -55,6 +55,11 @@ var scopeOwners = map[Scope][]string{
 	ScopeScrubProject:   {route.DBRefresh},
 	ScopeTopic:          {route.Stage, route.Promote, route.Guard, route.Tick, route.ALASPoll, route.SecretChange},
 	ScopeRefreshTopic:   {route.DBRefresh},
+	// The staging database's secret is dbrefresh's; Datadog's keys are
+	// the tick's (metric analysis).
+	ScopeStagingSecret: {route.DBRefresh},
+	ScopeDatadogSecret: {route.Tick},
+	ScopeDatadogKey:    {route.Tick},
 }
 
 func init() {

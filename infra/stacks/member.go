@@ -190,12 +190,26 @@ func memberRole(stack awscdk.Stack, f *config.File, account, arn, kaizenStack st
 	return role
 }
 
-// memberScopes are the grants that act in a member account: the fleet and
-// its topic. The state table, the rebuild and the public parameters stay
-// in kaizen's account.
+// memberScopes are the grants that act in a member account: the fleet,
+// its topic, and its metrics (metric analysis reads a member app's
+// CloudWatch metrics in the member account; granted only where an app
+// of the account is judged by CloudWatch). The state table, the rebuild,
+// the public parameters and Datadog's keys stay in kaizen's account.
 var memberScopes = []Scope{
 	ScopeNoResourceLevel, ScopeLaunchTemplates, ScopeLaunchedResources, ScopeTagOnLaunch,
 	ScopeAutoScalingGroups, ScopeListener, ScopePreviewRule, ScopeInstanceRole, ScopeTopic,
+	ScopeMetricData,
+}
+
+// judgedByCloudWatch reports whether an app of account is judged by its
+// CloudWatch metrics (an analysis block with provider cloudwatch).
+func judgedByCloudWatch(f *config.File, account string) bool {
+	for _, a := range f.AppsIn(account) {
+		if a.Analysis != nil && a.Analysis.Provider == config.ProviderCloudWatch {
+			return true
+		}
+	}
+	return false
 }
 
 // MemberStatements are the member role's statements in account: the
@@ -206,7 +220,7 @@ func MemberStatements(f *config.File, account string) (FunctionSpec, []Statement
 	spec := FunctionSpec{Name: "member " + account}
 	for _, fn := range MemberFunctions {
 		for _, g := range GrantsFor(fn) {
-			if !slices.Contains(memberScopes, g.Scope) {
+			if !slices.Contains(memberScopes, g.Scope) || (g.Scope == ScopeMetricData && !judgedByCloudWatch(f, account)) {
 				continue
 			}
 			i := slices.IndexFunc(spec.Grants, func(h Grant) bool { return h.Sid == g.Sid })

@@ -55,6 +55,13 @@ const (
 	// reads (shared/analysis/cloudwatch): GetMetricData has no
 	// resource-level permissions, so "*" is its only resource.
 	ScopeMetricData Scope = "metric-data"
+	// ScopeDatadogSecret is the one secret holding Datadog's keys
+	// (analysis.datadog.secretArn), which the tick reads at start-up.
+	ScopeDatadogSecret Scope = "datadog-secret"
+	// ScopeDatadogKey is that secret's customer managed KMS key
+	// (analysis.datadog.kmsKeyArn), used through Secrets Manager only;
+	// none when the secret uses Secrets Manager's own key.
+	ScopeDatadogKey Scope = "datadog-key"
 
 	// The database refresh's scopes (dbrefresh.go): production's snapshots
 	// may only be copied from; everything that changes is staging's.
@@ -175,6 +182,8 @@ var grantCatalog = append([]Grant{
 	{Sid: "Notify", Scope: ScopeTopic, Actions: []string{"sns:Publish"}},
 	{Sid: "ReadGuardAlarms", Scope: ScopeGuardAlarms, Actions: []string{"cloudwatch:DescribeAlarms"}},
 	{Sid: "ReadReleaseMetrics", Scope: ScopeMetricData, Actions: metricsReadOnly},
+	{Sid: "ReadDatadogKeys", Scope: ScopeDatadogSecret, Actions: []string{"secretsmanager:GetSecretValue"}},
+	{Sid: "DecryptDatadogKeys", Scope: ScopeDatadogKey, Actions: []string{"kms:Decrypt"}},
 	{Sid: "ReleaseState", Scope: ScopeTable, Actions: []string{
 		"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem",
 	}},
@@ -347,6 +356,9 @@ func Statements(spec FunctionSpec, f *config.File, tableARN string) []Statement 
 			st.Conditions = map[string]map[string][]string{"StringEquals": {"ec2:CreateAction": {"RunInstances"}}}
 		case ScopeInstanceRole:
 			st.Conditions = map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"ec2.amazonaws.com"}}}
+		case ScopeDatadogKey:
+			// Only as Secrets Manager decrypts the secret for the tick.
+			st.Conditions = map[string]map[string][]string{"StringEquals": {"kms:ViaService": {fmt.Sprintf("secretsmanager.%s.amazonaws.com", f.Region)}}}
 		case ScopeStagingKeyGrant:
 			// Only the grants RDS asks for on the copy's and the restore's behalf.
 			st.Conditions = map[string]map[string][]string{"Bool": {"kms:GrantIsForAWSResource": {"true"}}}
@@ -415,6 +427,18 @@ func resources(s Scope, f *config.File, a *config.App, tableARN string) []string
 			return nil
 		}
 		return []string{PipelineARN(f, a, a.Rebuild.Pipeline)}
+	case ScopeDatadogSecret, ScopeDatadogKey:
+		d := a.Analysis
+		if d == nil || d.Provider != config.ProviderDatadog || d.Datadog == nil {
+			return nil
+		}
+		if s == ScopeDatadogKey {
+			if d.Datadog.KMSKeyARN == "" {
+				return nil
+			}
+			return []string{d.Datadog.KMSKeyARN}
+		}
+		return []string{d.Datadog.SecretARN}
 	case ScopeRDSDescribe, ScopeProductionSnapshots, ScopeStagingDatabases, ScopeScrubProject, ScopeStagingSecret, ScopeStagingKey, ScopeStagingKeyGrant, ScopeRefreshTopic:
 		return dbRefreshResources(s, f, a)
 	}

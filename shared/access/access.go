@@ -79,6 +79,10 @@ var (
 	// (shared/analysis/cloudwatch): every in-flight app's series in one
 	// call. Only the tick judges releases by their metrics.
 	metrics = []string{"cloudwatch:GetMetricData"}
+	// datadogKeys is metric analysis' Datadog provider reading its keys
+	// (datadog.Keys): the one secret the configuration names, and its
+	// customer managed key if it has one (granted only when configured).
+	datadogKeys = []string{"secretsmanager:GetSecretValue", "kms:Decrypt"}
 	// store is the state table, through store.Dynamo: the methods of
 	// cloud.DynamoDBAPI.
 	store = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"}
@@ -131,7 +135,7 @@ var profiles = map[string]profile{
 	}, other: [][]string{observe, store}},
 	// Tick finishes what every other step waits for, and sweeps for AMIs
 	// no event announced.
-	route.Tick: {kinds: AllKinds, other: [][]string{observe, images, metrics, store}},
+	route.Tick: {kinds: AllKinds, other: [][]string{observe, images, metrics, datadogKeys, store}},
 	// Neither applies plans; both notify.
 	route.ALASPoll:     {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, latestAL2023, store}},
 	route.SecretChange: {kinds: []release.Kind{release.Notify}, other: [][]string{rebuild, store, observe, images}},

@@ -208,8 +208,7 @@ func (p *Poller) Poll(ctx context.Context, app *config.App) (Report, error) {
 	// poll is returned as the error (and alarmed on as a Lambda error), not
 	// repeated to people every half hour.
 	if len(rep.New) > 0 || rep.RebuildID != "" || rep.Known > 0 {
-		subject, msg := notification(app, &rep, rebuildErr)
-		if err := p.Notifier.Notify(ctx, app, subject, msg); err != nil {
+		if err := awsapi.Send(ctx, p.Notifier, app, pollNotice(app, &rep, rebuildErr)); err != nil {
 			errs = append(errs, fmt.Errorf("alas: notify: %w", err))
 		} else {
 			rep.Notified = true
@@ -459,8 +458,7 @@ func (r *pollRun) digest(ctx context.Context) error {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	subject, msg := digestMessage(r.app, as, last)
-	if err := r.p.Notifier.Notify(ctx, r.app, subject, msg); err != nil {
+	if err := awsapi.Send(ctx, r.p.Notifier, r.app, digestNotice(r.app, as, last)); err != nil {
 		return fmt.Errorf("alas: digest: notify: %w", err)
 	}
 	ids := make([]string, len(as))

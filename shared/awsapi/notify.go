@@ -15,7 +15,8 @@ import (
 
 // Notifier tells an app's people: the port of everything that sends
 // notices (the ALAS poller, the secret-change function). SNSNotifier
-// implements it, and so does cloud.Fleet.
+// implements it, and so does cloud.Fleet; both are NoticeNotifiers too,
+// so that Send gives chat its card.
 type Notifier interface {
 	Notify(ctx context.Context, app *config.App, subject, message string) error
 }
@@ -34,6 +35,33 @@ func (n SNSNotifier) Notify(ctx context.Context, app *config.App, subject, messa
 		return fmt.Errorf("publish to %s: %w", app.TopicARN, err)
 	}
 	return nil
+}
+
+// NoticeNotifier sends a whole notice, its chat card included: the
+// optional side of Notifier that SNSNotifier and cloud.Fleet implement.
+// Send uses it when a Notifier has it.
+type NoticeNotifier interface {
+	NotifyNotice(ctx context.Context, app *config.App, n Notice) error
+}
+
+var _ NoticeNotifier = SNSNotifier{}
+
+// NotifyNotice implements NoticeNotifier.
+func (n SNSNotifier) NotifyNotice(ctx context.Context, app *config.App, notice Notice) error {
+	if err := PublishNotice(ctx, n.SNS, app.TopicARN, notice); err != nil {
+		return fmt.Errorf("publish to %s: %w", app.TopicARN, err)
+	}
+	return nil
+}
+
+// Send sends a notice through nf: whole, chat card included, when nf is a
+// NoticeNotifier, and as its subject and text otherwise (a Notifier that
+// only takes text, such as a test's).
+func Send(ctx context.Context, nf Notifier, app *config.App, n Notice) error {
+	if nn, ok := nf.(NoticeNotifier); ok {
+		return nn.NotifyNotice(ctx, app, n)
+	}
+	return nf.Notify(ctx, app, n.Subject, n.Text)
 }
 
 // Publish publishes one plain notice to the app's topic, in the

@@ -474,12 +474,21 @@ func forward(app *config.App, w map[config.Color]int) []elbtypes.Action {
 // release step use (see api.go).
 type Notifier = awsapi.Notifier
 
-var _ Notifier = (*Fleet)(nil)
+var (
+	_ Notifier              = (*Fleet)(nil)
+	_ awsapi.NoticeNotifier = (*Fleet)(nil)
+)
 
 // Notify implements Notifier: it publishes to the app's topic (see
 // awsapi.Publish).
 func (f *Fleet) Notify(ctx context.Context, app *config.App, subject, message string) error {
 	return f.publish(ctx, app, awsapi.Notice{Subject: subject, Text: message})
+}
+
+// NotifyNotice implements awsapi.NoticeNotifier: the notice whole, chat
+// card included.
+func (f *Fleet) NotifyNotice(ctx context.Context, app *config.App, n awsapi.Notice) error {
+	return f.publish(ctx, app, n)
 }
 
 // publish sends a notice with a message per protocol: text for email, a

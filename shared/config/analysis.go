@@ -42,14 +42,26 @@ type Analysis struct {
 	WindowMinutes int `json:"windowMinutes,omitempty"`
 }
 
-// Datadog is the Datadog site and the environment variables the keys are
-// read from (never the keys: the configuration is not a secret).
+// Datadog is the Datadog site and the Secrets Manager secret its keys are
+// read from (never the keys: the configuration is not a secret, and an
+// environment variable of a Lambda function is shown to anyone who may
+// read the function's configuration).
 type Datadog struct {
 	// Site is the API host's domain, "datadoghq.com" by default
 	// ("datadoghq.eu", "us3.datadoghq.com" ...).
 	Site string `json:"site,omitempty"`
-	// APIKeyEnv and AppKeyEnv name the environment variables holding the
-	// keys (default DD_API_KEY and DD_APP_KEY).
+	// SecretARN is the complete ARN of the secret holding the keys, in
+	// kaizen's account and region: a JSON object
+	// {"apiKey": "...", "appKey": "..."}. The tick reads it once per
+	// container (secretsmanager:GetSecretValue on exactly this ARN).
+	SecretARN string `json:"secretArn,omitempty"`
+	// KMSKeyARN is the customer managed key the secret is encrypted
+	// with, if it is not Secrets Manager's own (aws/secretsmanager): the
+	// tick is then allowed kms:Decrypt on it, through Secrets Manager only.
+	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
+	// APIKeyEnv and AppKeyEnv are refused: they named environment
+	// variables holding the keys. Kept so that a configuration still
+	// using them gets an error saying what replaced them.
 	APIKeyEnv string `json:"apiKeyEnv,omitempty"`
 	AppKeyEnv string `json:"appKeyEnv,omitempty"`
 }
@@ -208,7 +220,6 @@ var (
 	knownHolders   = map[string]bool{"{color}": true, "{targetGroup}": true, "{targetGroupArn}": true, "{loadBalancer}": true, "{app}": true}
 	analysisPhases = map[string]bool{PhasePreview: true, PhaseShift: true, PhaseBake: true}
 	kinds          = map[string]bool{"ratio": true, "distribution": true, "gauge": true}
-	envName        = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 	siteName       = regexp.MustCompile(`^([a-z0-9-]+\.)*datadoghq\.(com|eu)$|^([a-z0-9-]+\.)*ddog-gov\.com$`)
 )
 
@@ -231,24 +242,7 @@ func (v *validator) analysis(p string, a *App) {
 		if an.Datadog == nil {
 			an.Datadog = &Datadog{}
 		}
-		d := an.Datadog
-		if d.Site == "" {
-			d.Site = "datadoghq.com"
-		}
-		if d.APIKeyEnv == "" {
-			d.APIKeyEnv = "DD_API_KEY"
-		}
-		if d.AppKeyEnv == "" {
-			d.AppKeyEnv = "DD_APP_KEY"
-		}
-		if !siteName.MatchString(d.Site) {
-			v.add(ap+".datadog.site", "must be a Datadog site such as datadoghq.com or datadoghq.eu, got %q", d.Site)
-		}
-		for f, e := range map[string]string{"apiKeyEnv": d.APIKeyEnv, "appKeyEnv": d.AppKeyEnv} {
-			if !envName.MatchString(e) {
-				v.add(ap+".datadog."+f, "must name an environment variable (upper case, digits, _), got %q", e)
-			}
-		}
+		v.datadog(ap+".datadog", a)
 		if an.Requests == nil {
 			v.add(ap+".requests", "required with provider %q: the Datadog query of each color's request count", ProviderDatadog)
 		}

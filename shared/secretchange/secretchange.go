@@ -246,8 +246,7 @@ func (h *Handler) app(ctx context.Context, e route.Event, d route.SecretDetail, 
 		}
 		out.Carrying = carrying
 	}
-	subject, msg := message(app, e, d, secret, &out)
-	if err := h.Notifier.Notify(ctx, app, subject, msg); err != nil {
+	if err := awsapi.Send(ctx, h.Notifier, app, changeNotice(app, e, d, secret, &out)); err != nil {
 		return out, fmt.Errorf("notify: %w", err)
 	}
 	out.Notified = true
@@ -292,12 +291,7 @@ func message(app *config.App, e route.Event, d route.SecretDetail, secret string
 	return subject, b.String()
 }
 
-func target(app *config.App) string {
-	if app.Rebuild.CodeBuildProject != "" {
-		return "CodeBuild project " + app.Rebuild.CodeBuildProject
-	}
-	return "pipeline " + app.Rebuild.Pipeline
-}
+func target(app *config.App) string { return rebuild.Target(app) }
 
 // suffix is the "-" and six random characters Secrets Manager appends to a
 // secret's name in its ARN.
@@ -395,8 +389,7 @@ func (h *Handler) startPending(ctx context.Context, app *config.App) (string, er
 		return id, err
 	}
 	h.logger().Info("pending secret rebuild started", "app", app.Name, "build", id, "reason", reason)
-	msg := fmt.Sprintf("App: %s\n%s while a golden-image build ran.\nThat build has ended; started build %s (%s) so that the next image carries the new value.\n", app.Name, reason, id, target(app))
-	if err := h.Notifier.Notify(ctx, app, fmt.Sprintf("kaizen %s: secret rebuild started", app.Name), msg); err != nil {
+	if err := awsapi.Send(ctx, h.Notifier, app, pendingNotice(app, reason, id)); err != nil {
 		return id, fmt.Errorf("notify: %w", err)
 	}
 	return id, nil

@@ -19,11 +19,14 @@ const adminPrefix = "/_sim/"
 //	                          register a tagged AMI           → {"id": ...}
 //	GET  /_sim/published      SNS messages published so far   → [{"at", "topic", "subject", "message"}]
 //	GET  /_sim/mutations      successful mutating calls       → {"ModifyListener": 2, ...}
+//	POST /_sim/alarm          {"name", "state", "reason", "composite"}
+//	                          set a CloudWatch alarm's state  → {"name", "state"}
 func (s *server) adminMux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /_sim/advance", s.advance)
 	m.HandleFunc("GET /_sim/now", s.now)
 	m.HandleFunc("POST /_sim/ami", s.ami)
+	m.HandleFunc("POST /_sim/alarm", s.alarm) // cloudwatch.go
 	m.HandleFunc("GET /_sim/published", s.published)
 	m.HandleFunc("GET /_sim/mutations", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.cloud.Mutations())

@@ -79,7 +79,7 @@ func queryServices(as cloud.AutoScalingAPI, elb cloud.ELBv2API, sns cloud.SNSAPI
 // SNS's) lack it, while every shape nested in them has it. Such an input's
 // own members are read here, by schema, into the Go fields of the same name
 // (see mustMatch); nested shapes decode themselves.
-func decodeInput(d *queryDecoder, schema *smithy.Schema, in any) error {
+func decodeInput(d smithy.ShapeDeserializer, schema *smithy.Schema, in any) error {
 	if ds, ok := in.(smithy.Deserializable); ok {
 		return ds.Deserialize(d)
 	}
@@ -114,7 +114,7 @@ var (
 )
 
 // readValue reads one member's value into v, through d.
-func readValue(d *queryDecoder, m *smithy.Schema, v reflect.Value) error {
+func readValue(d smithy.ShapeDeserializer, m *smithy.Schema, v reflect.Value) error {
 	if ds, ok := v.Addr().Interface().(smithy.Deserializable); ok {
 		return ds.Deserialize(d)
 	}

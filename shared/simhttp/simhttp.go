@@ -18,6 +18,9 @@
 //     json.go) are mapped by hand for the operations kaizen calls: those SDK
 //     modules still use per-operation generated code, with no schema to
 //     drive a codec.
+//   - Smithy RPC v2 CBOR (CloudWatch's DescribeAlarms and GetMetricData,
+//     cloudwatch.go) is generic like awsQuery: POST /service/<service>/
+//     operation/<op>, decoded and encoded through the SDK types' schemas.
 //
 // Under /_sim/ a few plain-JSON endpoints drive the simulation itself (the
 // clock, new AMIs) and show what it recorded (admin.go).
@@ -92,11 +95,12 @@ type server struct {
 	ec2   cloud.EC2API
 	query map[string]*queryService
 	json  map[string]jsonOp
+	cbor  map[string]cborOp // CloudWatch, RPC v2 CBOR (cloudwatch.go)
 	admin *http.ServeMux
 }
 
-// New returns a handler serving c's EC2, Auto Scaling, ELBv2, SNS, CodeBuild
-// and CodePipeline APIs, and the /_sim/ admin endpoints.
+// New returns a handler serving c's EC2, Auto Scaling, ELBv2, SNS, CodeBuild,
+// CodePipeline and CloudWatch APIs, and the /_sim/ admin endpoints.
 func New(c *sim.Cloud, opts ...Option) http.Handler {
 	s := &server{cloud: c, log: slog.New(slog.DiscardHandler), ec2: c.EC2()}
 	for _, o := range opts {
@@ -108,6 +112,7 @@ func New(c *sim.Cloud, opts ...Option) http.Handler {
 	for k, op := range secretsJSONOps(c.SecretsManager()) {
 		s.json[k] = op
 	}
+	s.cbor = cloudWatchOps(c.CloudWatch())
 	s.admin = s.adminMux()
 	return s
 }
@@ -118,6 +123,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if strings.HasPrefix(r.URL.Path, rpcv2Prefix) {
+		s.serveRPCv2(w, r)
+		return
+	}
 	svc := serviceOf(r)
 	switch {
 	case svc == svcEC2:

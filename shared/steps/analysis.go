@@ -4,17 +4,20 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/kaizen-sre/kaizen/shared/analysis"
+	cwanalysis "github.com/kaizen-sre/kaizen/shared/analysis/cloudwatch"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
 )
 
 // Metric analysis in a step: the tick fetches the series of every app
 // with a release in a judged phase (preview, shift, bake) and an analysis
-// block, in one Fetch per provider (CloudWatch: one GetMetricData call
-// for up to 500 queries, 50 apps of the default metrics); each app's
+// block, in one Fetch per provider and, for CloudWatch, per account and
+// region (one GetMetricData call for up to 500 queries, 50 apps of the
+// default metrics; a member account's apps through its role); each app's
 // verdict joins its observation (release.Observed.Analysis) and the
 // planner decides. Idle apps cost nothing: only apps that run a step
 // alone are looked at. Events other than the tick judge nothing: the
@@ -100,159 +103,221 @@ type series struct {
 	counts bool   // a ratio's denominator
 }
 
-// judge fetches every job's series, one Fetch per provider, and judges
-// each job. A provider that is missing or fails makes its jobs'
-// verdicts inconclusive, with the reason.
+// fetchGroup is the jobs one Fetch serves: one provider's and, for
+// CloudWatch, one account's and region's (with the role that reaches it):
+// a member app's metrics live in the member account, and are read there
+// through the role's cached credentials. Datadog is one place for all.
+type fetchGroup struct {
+	provider string
+	place    config.Place
+	role     string
+}
+
+// groupOf is the fetch group of a job.
+func groupOf(j job) fetchGroup {
+	g := fetchGroup{provider: j.app.Analysis.Provider}
+	if g.provider == config.ProviderCloudWatch {
+		g.place, g.role = j.app.Place(), j.app.RoleARN
+	}
+	return g
+}
+
+// providerFor is the provider that fetches g's series (app is one of its
+// apps). CloudWatch's at home is the configured one; elsewhere it reads
+// through the CloudWatch client of the app's fleet, whose credentials
+// are the assumed role's, cached by cloud.Accounts (no second
+// AssumeRole).
+func (d *Reconciler) providerFor(g fetchGroup, app *config.App) (analysis.Provider, error) {
+	p := d.Providers[g.provider]
+	if p == nil {
+		return nil, fmt.Errorf("no %s provider is configured for this function", g.provider)
+	}
+	if g.provider != config.ProviderCloudWatch || d.Fleets == nil || (g.place == d.Config.Home() && g.role == "") {
+		return p, nil
+	}
+	api, ok := d.fleetFor(app).CW.(cwanalysis.API)
+	if !ok {
+		return nil, fmt.Errorf("the clients of %s cannot read CloudWatch metrics (no GetMetricData)", g.place)
+	}
+	return &cwanalysis.Provider{API: api}, nil
+}
+
+// judge fetches every job's series, one Fetch per provider and place (the
+// groups in parallel), and judges each job. A provider that is missing
+// or fails makes its jobs' verdicts inconclusive, with the reason.
 func (d *Reconciler) judge(ctx context.Context, jobs []job) map[string]*release.Verdict {
-	out := map[string]*release.Verdict{}
-	byProvider := map[string][]int{}
+	var order []fetchGroup
+	groups := map[fetchGroup][]int{}
 	for i, j := range jobs {
-		byProvider[j.app.Analysis.Provider] = append(byProvider[j.app.Analysis.Provider], i)
-	}
-	names := make([]string, 0, len(byProvider))
-	for n := range byProvider {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		idx := byProvider[name]
-		var (
-			queries []analysis.Query
-			meaning = map[string]series{}
-			start   time.Time
-			end     time.Time
-		)
-		add := func(i int, c config.Color, metric string, counts bool, q config.MetricQuery) {
-			id := fmt.Sprintf("q%d", len(queries))
-			queries = append(queries, toQuery(id, q.Expand(jobs[i].app, c)))
-			meaning[id] = series{job: i, color: c, metric: metric, counts: counts}
+		g := groupOf(j)
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
 		}
-		for _, i := range idx {
-			j := jobs[i]
-			an := j.app.Analysis
-			for _, c := range []config.Color{j.color, j.base} {
-				if c == j.base && j.phase == analysis.Preview {
+		groups[g] = append(groups[g], i)
+	}
+	res := make([]map[string]*release.Verdict, len(order))
+	var wg sync.WaitGroup
+	for n, g := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[n] = d.judgeGroup(ctx, g, jobs, groups[g])
+		}()
+	}
+	wg.Wait()
+	out := map[string]*release.Verdict{}
+	for _, m := range res {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// judgeGroup fetches the series of one group's jobs (idx) in one Fetch
+// and judges each.
+func (d *Reconciler) judgeGroup(ctx context.Context, g fetchGroup, jobs []job, idx []int) map[string]*release.Verdict {
+	out := map[string]*release.Verdict{}
+	name := g.provider
+	var (
+		queries []analysis.Query
+		meaning = map[string]series{}
+		start   time.Time
+		end     time.Time
+	)
+	add := func(i int, c config.Color, metric string, counts bool, q config.MetricQuery) {
+		id := fmt.Sprintf("q%d", len(queries))
+		queries = append(queries, toQuery(id, q.Expand(jobs[i].app, c)))
+		meaning[id] = series{job: i, color: c, metric: metric, counts: counts}
+	}
+	for _, i := range idx {
+		j := jobs[i]
+		an := j.app.Analysis
+		for _, c := range []config.Color{j.color, j.base} {
+			if c == j.base && j.phase == analysis.Preview {
+				continue
+			}
+			add(i, c, "", false, an.RequestsQuery())
+			for _, m := range an.Effective() {
+				if !m.Applies(string(j.phase)) {
 					continue
 				}
-				add(i, c, "", false, an.RequestsQuery())
-				for _, m := range an.Effective() {
-					if !m.Applies(string(j.phase)) {
-						continue
-					}
-					add(i, c, m.Name, false, m.Query)
-					if m.Kind == "ratio" && m.Requests != nil {
-						add(i, c, m.Name, true, *m.Requests)
-					}
-				}
-			}
-			for _, t := range []time.Time{j.newFrom, j.oldFrom} {
-				if start.IsZero() || t.Before(start) {
-					start = t
-				}
-			}
-			for _, t := range []time.Time{j.newTo, j.oldTo} {
-				if t.After(end) {
-					end = t
+				add(i, c, m.Name, false, m.Query)
+				if m.Kind == "ratio" && m.Requests != nil {
+					add(i, c, m.Name, true, *m.Requests)
 				}
 			}
 		}
-		p := d.Providers[name]
-		var got map[string]analysis.Series
-		err := fmt.Errorf("no %s provider is configured for this function", name)
-		if p != nil && len(queries) > 0 {
-			if !start.Before(end) {
-				start = end.Add(-time.Minute)
+		for _, t := range []time.Time{j.newFrom, j.oldFrom} {
+			if start.IsZero() || t.Before(start) {
+				start = t
 			}
-			got, err = p.Fetch(ctx, start, end, queries)
 		}
-		if err != nil {
-			d.log().Warn("metric analysis: fetch failed", "provider", name, "queries", len(queries), "error", err)
-			for _, i := range idx {
-				v := verdictShell(jobs[i], name)
-				v.Outcome, v.Error = analysis.Inconclusive, "metrics not fetched: "+err.Error()
-				out[jobs[i].app.Name] = &v
+		for _, t := range []time.Time{j.newTo, j.oldTo} {
+			if t.After(end) {
+				end = t
+			}
+		}
+	}
+	var got map[string]analysis.Series
+	p, err := d.providerFor(g, jobs[idx[0]].app)
+	if p != nil && len(queries) > 0 {
+		if !start.Before(end) {
+			start = end.Add(-time.Minute)
+		}
+		got, err = p.Fetch(ctx, start, end, queries)
+	}
+	if err != nil {
+		attrs := []any{"provider", name, "queries", len(queries), "error", err}
+		if g.place != (config.Place{}) {
+			attrs = append(attrs, "place", g.place.String())
+		}
+		d.log().Warn("metric analysis: fetch failed", attrs...)
+		for _, i := range idx {
+			v := verdictShell(jobs[i], name)
+			v.Outcome, v.Error = analysis.Inconclusive, "metrics not fetched: "+err.Error()
+			out[jobs[i].app.Name] = &v
+		}
+		return out
+	}
+	// Sort each job's series into the judge's input.
+	type colorData struct {
+		requests float64
+		samples  map[string]*analysis.Sample
+		reqByMin map[time.Time]float64
+	}
+	data := map[int]map[config.Color]*colorData{}
+	get := func(i int, c config.Color) *colorData {
+		if data[i] == nil {
+			data[i] = map[config.Color]*colorData{}
+		}
+		if data[i][c] == nil {
+			data[i][c] = &colorData{samples: map[string]*analysis.Sample{}, reqByMin: map[time.Time]float64{}}
+		}
+		return data[i][c]
+	}
+	ids := make([]string, 0, len(meaning))
+	for id := range meaning {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		s := meaning[id]
+		j := jobs[s.job]
+		from, to := j.newFrom, j.newTo
+		if s.color == j.base {
+			from, to = j.oldFrom, j.oldTo
+		}
+		pts := got[id].Within(from, to)
+		cd := get(s.job, s.color)
+		if s.metric == "" {
+			for _, p := range pts {
+				cd.requests += p.Value
+				cd.reqByMin[p.At] += p.Value
 			}
 			continue
 		}
-		// Sort each job's series into the judge's input.
-		type colorData struct {
-			requests float64
-			samples  map[string]*analysis.Sample
-			reqByMin map[time.Time]float64
+		smp := cd.samples[s.metric]
+		if smp == nil {
+			smp = &analysis.Sample{}
+			cd.samples[s.metric] = smp
 		}
-		data := map[int]map[config.Color]*colorData{}
-		get := func(i int, c config.Color) *colorData {
-			if data[i] == nil {
-				data[i] = map[config.Color]*colorData{}
-			}
-			if data[i][c] == nil {
-				data[i][c] = &colorData{samples: map[string]*analysis.Sample{}, reqByMin: map[time.Time]float64{}}
-			}
-			return data[i][c]
+		if s.counts {
+			smp.Counts = append(smp.Counts, pts.Values()...)
+		} else {
+			smp.Values = append(smp.Values, pts.Values()...)
 		}
-		ids := make([]string, 0, len(meaning))
-		for id := range meaning {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			s := meaning[id]
-			j := jobs[s.job]
-			from, to := j.newFrom, j.newTo
-			if s.color == j.base {
-				from, to = j.oldFrom, j.oldTo
-			}
-			pts := got[id].Within(from, to)
-			cd := get(s.job, s.color)
-			if s.metric == "" {
-				for _, p := range pts {
-					cd.requests += p.Value
-					cd.reqByMin[p.At] += p.Value
-				}
-				continue
-			}
-			smp := cd.samples[s.metric]
-			if smp == nil {
-				smp = &analysis.Sample{}
-				cd.samples[s.metric] = smp
-			}
-			if s.counts {
-				smp.Counts = append(smp.Counts, pts.Values()...)
+	}
+	for _, i := range idx {
+		j := jobs[i]
+		in := analysis.Input{Phase: j.phase, Specs: release.AnalysisSpecs(j.app.Analysis, j.phase), New: map[string]analysis.Sample{}, Old: map[string]analysis.Sample{}}
+		for _, c := range []config.Color{j.color, j.base} {
+			cd := get(i, c)
+			target := in.New
+			if c == j.base {
+				target, in.OldRequests = in.Old, cd.requests
 			} else {
-				smp.Values = append(smp.Values, pts.Values()...)
+				in.NewRequests = cd.requests
+			}
+			for _, m := range j.app.Analysis.Effective() {
+				smp := cd.samples[m.Name]
+				if smp == nil {
+					smp = &analysis.Sample{}
+				}
+				if m.Kind == "ratio" && m.Requests == nil {
+					// The analysis' requests are the denominator.
+					smp.Counts = nil
+					for _, v := range cd.reqByMin {
+						smp.Counts = append(smp.Counts, v)
+					}
+				}
+				target[m.Name] = *smp
 			}
 		}
-		for _, i := range idx {
-			j := jobs[i]
-			in := analysis.Input{Phase: j.phase, Specs: release.AnalysisSpecs(j.app.Analysis, j.phase), New: map[string]analysis.Sample{}, Old: map[string]analysis.Sample{}}
-			for _, c := range []config.Color{j.color, j.base} {
-				cd := get(i, c)
-				target := in.New
-				if c == j.base {
-					target, in.OldRequests = in.Old, cd.requests
-				} else {
-					in.NewRequests = cd.requests
-				}
-				for _, m := range j.app.Analysis.Effective() {
-					smp := cd.samples[m.Name]
-					if smp == nil {
-						smp = &analysis.Sample{}
-					}
-					if m.Kind == "ratio" && m.Requests == nil {
-						// The analysis' requests are the denominator.
-						smp.Counts = nil
-						for _, v := range cd.reqByMin {
-							smp.Counts = append(smp.Counts, v)
-						}
-					}
-					target[m.Name] = *smp
-				}
-			}
-			v := analysis.Judge(in)
-			shell := verdictShell(j, name)
-			v.Provider, v.Color, v.AMI, v.Baseline, v.Weight, v.From, v.To = shell.Provider, shell.Color, shell.AMI, shell.Baseline, shell.Weight, shell.From, shell.To
-			out[j.app.Name] = &v
-		}
+		v := analysis.Judge(in)
+		shell := verdictShell(j, name)
+		v.Provider, v.Color, v.AMI, v.Baseline, v.Weight, v.From, v.To = shell.Provider, shell.Color, shell.AMI, shell.Baseline, shell.Weight, shell.From, shell.To
+		out[j.app.Name] = &v
 	}
 	return out
 }
