@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
+	"github.com/kaizen-sre/kaizen/internal/rie"
 	"github.com/kaizen-sre/kaizen/shared/dbrefresh"
 )
 
@@ -45,7 +46,7 @@ import (
 // `kaizen status` and `kaizen history` tell the story.
 func TestDBRefreshOnMoto(t *testing.T) {
 	t.Parallel()
-	bootstrapOf(t, "dbrefresh")
+	rie.Bootstrap(t, "dbrefresh")
 	w := newWorld(t, spec{name: "stagedb", region: "ap-south-1", floor: 1, previewSize: 1, bakeMinutes: 0})
 	ctx := context.Background()
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
@@ -130,7 +131,7 @@ func TestDBRefreshOnMoto(t *testing.T) {
 		t.Helper()
 		w.patchMoto()
 		mark := w.rec.mark()
-		if err := fn.invoke(event); err != nil {
+		if err := fn.MustInvoke(t, event).Err(); err != nil {
 			t.Fatalf("dbrefresh: %s: %v\nmoto errors: %v\nlog:\n%s", what, err, failed(w.rec.since(mark)), fn.Log())
 		}
 		if bad := failed(w.rec.since(mark)); len(bad) > 0 {

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/kaizen-sre/kaizen/internal/rie"
 )
 
 // A new value of the app's secret, written through moto's Secrets Manager,
@@ -20,7 +22,7 @@ import (
 // nothing; once the build has ended, the next change starts a new one.
 func TestSecretRebuildOnMoto(t *testing.T) {
 	t.Parallel()
-	bootstrapOf(t, "secretchange")
+	rie.Bootstrap(t, "secretchange")
 	w := newWorld(t, spec{name: "vault", region: "eu-central-1", floor: 1, previewSize: 1, bakeMinutes: 0})
 	ctx := context.Background()
 	sm := secretsmanager.New(secretsmanager.Options{Region: w.spec.region, Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(w.moto)})

@@ -25,6 +25,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/kaizen-sre/kaizen/internal/rie"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
@@ -118,10 +119,10 @@ func newWorld(t *testing.T, sp spec) *world {
 		sp.maxSize = 6
 	}
 	sp.region = claimRegion(t, sp.region)
-	warnStale(t)
-	rieBin(t)
+	rie.WarnStale(t, packaged)
+	rie.Bin(t)
 	for _, fn := range []string{"stage", "promote", "guard", "tick"} {
-		bootstrapOf(t, fn)
+		rie.Bootstrap(t, fn)
 	}
 	url := motoURL(t)
 	w := &world{t: t, ctx: context.Background(), spec: sp, moto: url,
@@ -370,7 +371,7 @@ func (w *world) env() map[string]string {
 	}
 }
 
-func (w *world) start(fn string) *Function { return startFunction(w.t, fn, w.spec.region, w.env()) }
+func (w *world) start(fn string) *rie.Function { return rie.Start(w.t, fn, w.spec.region, w.env()) }
 
 // state is the app's record in (moto's) DynamoDB.
 func (w *world) state() release.AppState {
@@ -404,11 +405,11 @@ func (s step) mutations() map[string]int { return mutations(s.calls) }
 
 // send invokes a function with an event, fails on a function error, then
 // checks every invariant on what the store records and moto shows.
-func (w *world) send(f *Function, what string, event []byte) step {
+func (w *world) send(f *rie.Function, what string, event []byte) step {
 	w.t.Helper()
 	w.patchMoto()
 	mark := w.rec.mark()
-	if err := f.invoke(event); err != nil {
+	if err := f.MustInvoke(w.t, event).Err(); err != nil {
 		w.t.Fatalf("%s: %s: %v\nmoto errors: %v\n%s log:\n%s", f.Name, what, err, failed(w.rec.since(mark)), f.Name, f.Log())
 	}
 	s := step{calls: w.rec.since(mark)}
@@ -425,7 +426,7 @@ func (w *world) send(f *Function, what string, event []byte) step {
 // tickUntil invokes tick until done holds, at most max times. moto has no
 // clock to advance: instances are InService and healthy as soon as they
 // launch.
-func (w *world) tickUntil(tick *Function, what string, max int, done func(step) bool) step {
+func (w *world) tickUntil(tick *rie.Function, what string, max int, done func(step) bool) step {
 	w.t.Helper()
 	for i := 1; i <= max; i++ {
 		s := w.send(tick, "tick", w.tick())

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
+	"github.com/kaizen-sre/kaizen/internal/rie"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/release"
 	"github.com/kaizen-sre/kaizen/shared/sim"
@@ -27,7 +28,7 @@ func (w *world) calls(op sim.Op) int {
 }
 
 // toPreview stages a new AMI and ticks until its preview is ready.
-func (w *world) toPreview(stage, tick *Function, name, execution string) string {
+func (w *world) toPreview(stage, tick *rie.Function, name, execution string) string {
 	w.t.Helper()
 	ami := w.cloud.NewAMI(w.app(), name, execution)
 	if st, _ := w.send(stage, "AMI available", w.mk.AMI(ami, "available", time.Now())); st.Active == nil || st.Active.AMI != ami {

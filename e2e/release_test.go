@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kaizen-sre/kaizen/internal/rie"
 	"github.com/kaizen-sre/kaizen/shared/config"
 	"github.com/kaizen-sre/kaizen/shared/emf"
 	"github.com/kaizen-sre/kaizen/shared/release"
@@ -16,7 +17,7 @@ import (
 
 // tickUntil advances the virtual clock a minute at a time and invokes tick
 // after each minute until done holds, at most max times.
-func (w *world) tickUntil(tick *Function, what string, max int, done func(release.AppState, release.Observed) bool) (release.AppState, release.Observed) {
+func (w *world) tickUntil(tick *rie.Function, what string, max int, done func(release.AppState, release.Observed) bool) (release.AppState, release.Observed) {
 	w.t.Helper()
 	for i := 1; i <= max; i++ {
 		w.cloud.Advance(time.Minute)
@@ -135,7 +136,7 @@ func TestMalformedEvents(t *testing.T) {
 	stage, promote := w.start("stage"), w.start("promote")
 	cases := []struct {
 		name  string
-		f     *Function
+		f     *rie.Function
 		event []byte
 		want  string
 	}{
@@ -143,7 +144,7 @@ func TestMalformedEvents(t *testing.T) {
 		{"approval without execution", promote, event(t, "approval-malformed.json"), "pipeline, stage and action"},
 	}
 	for _, tc := range cases {
-		res := tc.f.Invoke(t, tc.event)
+		res := tc.f.MustInvoke(t, tc.event)
 		if res.Status != 200 || res.ErrorMessage != "" {
 			t.Errorf("%s: want success (dropped, not retried), got HTTP %d %s", tc.name, res.Status, res.Body)
 		}
@@ -154,7 +155,7 @@ func TestMalformedEvents(t *testing.T) {
 			t.Errorf("%s: no malformed-event log line naming %q:\n%s", tc.name, tc.want, tc.f.Log())
 		}
 	}
-	if res := stage.Invoke(t, []byte("not json")); res.ErrorType == "" || !strings.Contains(res.ErrorMessage, "invalid character") {
+	if res := stage.MustInvoke(t, []byte("not json")); res.ErrorType == "" || !strings.Contains(res.ErrorMessage, "invalid character") {
 		t.Errorf("not JSON: want the runtime's error, got HTTP %d %s", res.Status, res.Body)
 	}
 	if n := w.cloud.MutationCount(); n != 0 {
@@ -190,8 +191,8 @@ func TestBrokenConfigFailsAtInit(t *testing.T) {
 	}
 	env := map[string]string{"KAIZEN_CONFIG": bad, "KAIZEN_TABLE": "kaizen-e2e-unused", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 	for _, fn := range functions {
-		f := startFunction(t, fn, env)
-		res := f.Invoke(t, event(t, "tick.json"))
+		f := rie.Start(t, fn, region, env)
+		res := f.MustInvoke(t, event(t, "tick.json"))
 		if res.Status != http.StatusBadGateway {
 			t.Errorf("%s: want the emulator's 502 for a failed init, got HTTP %d %s", fn, res.Status, res.Body)
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,6 +23,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/kaizen-sre/kaizen/internal/rie"
 	"github.com/kaizen-sre/kaizen/internal/testenv"
 	"github.com/kaizen-sre/kaizen/shared/cloud"
 	"github.com/kaizen-sre/kaizen/shared/config"
@@ -36,15 +36,9 @@ import (
 // buildCLI builds cmd/kaizen into a temporary directory.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
+	bin, err := rie.BuildCLI(root(t), t.TempDir())
 	if err != nil {
-		t.Fatalf("e2e: the go command is not on PATH; it builds cmd/kaizen for this test: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "kaizen")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/kaizen")
-	cmd.Dir = root(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("e2e: go build ./cmd/kaizen: %v\n%s", err, out)
+		t.Fatalf("e2e: %v", err)
 	}
 	return bin
 }
@@ -58,28 +52,7 @@ func kaizenRun(t *testing.T, bin string, args ...string) (int, string, string) {
 // kaizenRunEnv is kaizenRun with extra environment variables.
 func kaizenRunEnv(t *testing.T, bin string, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = root(t)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("kaizen %s: %v", strings.Join(args, " "), err)
-		}
-		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("kaizen %s: still running after 10s\n%s%s", strings.Join(args, " "), out.String(), errb.String())
-	}
-	return 0, "", ""
+	return rie.RunCLI(t, bin, append(os.Environ(), env...), 10*time.Second, args...)
 }
 
 var readyLine = regexp.MustCompile(`^kaizen sim: serving the simulated AWS on (http://127\.0\.0\.1:[0-9]+) \(AWS_ENDPOINT_URL\)$`)
@@ -91,8 +64,8 @@ var readyLine = regexp.MustCompile(`^kaizen sim: serving the simulated AWS on (h
 func TestSimServe(t *testing.T) {
 	t.Parallel()
 	bin := buildCLI(t)
-	rieBin(t)
-	bootstrapOf(t, "stage")
+	rie.Bin(t)
+	rie.Bootstrap(t, "stage")
 	example := filepath.Join(root(t), "examples", "kaizen.json")
 	// No bake, so that one release can finish within the test.
 	cfgPath := filepath.Join(t.TempDir(), "kaizen.json")
@@ -110,7 +83,7 @@ func TestSimServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &rie.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -158,7 +131,7 @@ func TestSimServe(t *testing.T) {
 	}
 	db := testenv.DynamoClient(ep)
 	table := testenv.NewTable(t, db)
-	stage := startFunction(t, "stage", map[string]string{
+	stage := rie.Start(t, "stage", region, map[string]string{
 		"AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_DYNAMODB": ep, "KAIZEN_CONFIG": cfgPath, "KAIZEN_TABLE": table,
 	})
 	cfg, err := config.Load(cfgPath)
@@ -166,7 +139,7 @@ func TestSimServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := route.Maker{Account: cfg.Account, Region: cfg.Region, Next: func() string { return "e2e-sim-serve-1" }}
-	if err := stage.Invoke(t, mk.AMI(created.ID, "available", time.Now())).Err(); err != nil {
+	if err := stage.MustInvoke(t, mk.AMI(created.ID, "available", time.Now())).Err(); err != nil {
 		t.Fatalf("stage against kaizen sim serve: %v\n%s", err, stage.Log())
 	}
 	st, err := (&store.Dynamo{DB: db, Table: table}).Load(t.Context(), "shop")

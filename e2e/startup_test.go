@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/kaizen-sre/kaizen/internal/rie"
 )
 
 // startupEnv is what a function needs to start: a valid configuration and a
@@ -40,10 +42,10 @@ func StartupTimes(t testing.TB, bootstrap string, n int) []time.Duration {
 	ev := bytes.ReplaceAll(event(t, "tick.json"), []byte("111122223333"), []byte("999988887777"))
 	out := make([]time.Duration, 0, n)
 	for i := 0; i < n; i++ {
-		f := spawn(t, fn, startupEnv(t))
+		f := rie.Spawn(t, fn, region, startupEnv(t))
 		ready := func() (time.Duration, error) {
 			start := time.Now()
-			res, err := f.invoke(ev)
+			res, err := f.Invoke(ev)
 			d := time.Since(start)
 			if err == nil {
 				err = res.Err()
@@ -61,7 +63,7 @@ func StartupTimes(t testing.TB, bootstrap string, n int) []time.Duration {
 				warm = d
 			}
 		}
-		f.stop()
+		f.Stop()
 		if err != nil {
 			t.Fatalf("%s did not become ready under the emulator: %v\nits output:\n%s", fn, err, f.Log())
 		}
@@ -95,9 +97,9 @@ func TestStartupTimes(t *testing.T) {
 			t.Fatalf("KAIZEN_STARTUP_RUNS: want a positive number of runs, got %q", v)
 		}
 	}
-	rieBin(t)
+	rie.Bin(t)
 	for _, fn := range functions {
-		bs := bootstrapOf(t, fn)
+		bs := rie.Bootstrap(t, fn)
 		ds := StartupTimes(t, bs, n)
 		fi, err := os.Stat(bs)
 		if err != nil {
