@@ -86,7 +86,7 @@ func TestMemberAccounts(t *testing.T) {
 		}
 	})
 
-	t.Run("the bus's rules take the member's events for the release steps only", func(t *testing.T) {
+	t.Run("the bus's rules take the member's events for the release steps and secretchange only", func(t *testing.T) {
 		var onBus []map[string]any
 		for _, r := range resources(home, "AWS::Events::Rule") {
 			if _, ok := props(r)["EventBusName"]; ok {
@@ -101,18 +101,127 @@ func TestMemberAccounts(t *testing.T) {
 			if a := strs(p["account"]); !slices.Equal(a, []string{member}) {
 				t.Errorf("bus rule pattern account %v, want [%s]", a, member)
 			}
-			if strings.Contains(strings.Join(strs(p["source"]), ","), "aws.secretsmanager") {
-				t.Errorf("bus rule takes secret events, which no release step takes: %v", p)
+			if rg := strs(p["region"]); !slices.Equal(rg, []string{billing.Region}) {
+				t.Errorf("bus rule pattern region %v, want [%s]", rg, billing.Region)
 			}
 		}
 		for _, r := range forwarded {
-			if !slices.Contains(stacks.MemberFunctions, r.Function) {
-				t.Errorf("forwarded rule %s is %s's, not a release step's", r.Name, r.Function)
+			if !slices.Contains(stacks.ForwardedFunctions, r.Function) {
+				t.Errorf("forwarded rule %s is %s's, not a release step's nor secretchange's", r.Name, r.Function)
 			}
 		}
 	})
 
-	t.Run("only the release steps may assume the member's role", func(t *testing.T) {
+	// billing names a secret of its account: its CloudTrail events reach
+	// secretchange through the bus, from that account only, narrowed to
+	// that secret; secretchange reads billing's fleet and notifies it
+	// through billing's role.
+	t.Run("the member's secret changes reach secretchange", func(t *testing.T) {
+		if billing.Secret == "" {
+			t.Fatal("billing names no secret in " + multiAccountConfig)
+		}
+		var secretRules []route.Rule
+		for _, r := range forwarded {
+			if r.Function == route.SecretChange {
+				secretRules = append(secretRules, r)
+			}
+		}
+		if len(secretRules) < 2 {
+			t.Fatalf("forwarded secretchange rules %v, want secret-write and secret-rotated", secretRules)
+		}
+		fn := logicalID(s.stacks.Kaizen.Functions[route.SecretChange].Lambda)
+		count := func(tpl map[string]any, bus bool) int {
+			n := 0
+			for _, r := range resources(tpl, "AWS::Events::Rule") {
+				p, _ := props(r)["EventPattern"].(map[string]any) // a schedule has none
+				if _, ok := props(r)["EventBusName"]; !slices.Equal(strs(p["source"]), []string{route.SourceSecretsManager}) || (bus && !ok) {
+					continue // not a secret rule, or the default bus's rule for shop's secret
+				}
+				n++
+				b, _ := json.Marshal(p)
+				if pat := string(b); !strings.Contains(pat, ":"+member+":secret:") || strings.Contains(pat, ":"+cfg.Account+":") {
+					t.Errorf("secret rule is not narrowed to billing's secret in %s: %s", member, pat)
+				}
+				if !bus {
+					continue
+				}
+				if !slices.Equal(strs(p["account"]), []string{member}) || !slices.Equal(strs(p["region"]), []string{billing.Region}) {
+					t.Errorf("bus secret rule takes %v/%v, want %s/%s", p["account"], p["region"], member, billing.Region)
+				}
+				if tg, _ := json.Marshal(props(r)["Targets"]); !strings.Contains(string(tg), fn) {
+					t.Errorf("bus secret rule targets %s, want secretchange (%s)", tg, fn)
+				}
+			}
+			return n
+		}
+		if onBus, fwd := count(home, true), count(mtpl, false); onBus != len(secretRules) || fwd != len(secretRules) {
+			t.Errorf("%d secret rules on the bus and %d forwarding, want %d each", onBus, fwd, len(secretRules))
+		}
+		// The member role allows what secretchange does there: read the
+		// fleet and its images, publish to billing's topic.
+		id := logicalID(m.Roles[billing.RoleARN])
+		allowed := map[string][]string{}
+		for _, st := range statements(mtpl) {
+			if st.role == id {
+				for _, a := range st.actions {
+					allowed[a] = append(allowed[a], st.resources...)
+				}
+			}
+		}
+		for _, a := range access.Actions(route.SecretChange) {
+			switch {
+			case strings.HasPrefix(a, "dynamodb:"), strings.HasPrefix(a, "codebuild:"), strings.HasPrefix(a, "codepipeline:"):
+				if _, ok := allowed[a]; ok {
+					t.Errorf("member role allows %s, which stays in kaizen's account", a)
+				}
+			case a == "sns:Publish":
+				if !slices.Contains(allowed[a], billing.TopicARN) {
+					t.Errorf("member role may publish to %v, want %s", allowed[a], billing.TopicARN)
+				}
+			default:
+				if len(allowed[a]) == 0 {
+					t.Errorf("member role lacks %s, which secretchange needs to list billing's images", a)
+				}
+			}
+		}
+	})
+
+	// alaspoll notifies billing from billing's account: it may assume
+	// billing's role, and the role lets it publish to billing's topic (the
+	// release steps' own statement, not a second one) and nothing else
+	// alaspoll does, which stays in kaizen's account.
+	t.Run("alaspoll notifies the member's app through its role", func(t *testing.T) {
+		if r := stacks.ALASRoles(cfg); !slices.Equal(r, []string{billing.RoleARN}) {
+			t.Errorf("ALASRoles %v, want [%s]", r, billing.RoleARN)
+		}
+		id := logicalID(m.Roles[billing.RoleARN])
+		var publish []statement
+		allowed := map[string]bool{}
+		for _, st := range statements(mtpl) {
+			if st.role != id {
+				continue
+			}
+			for _, a := range st.actions {
+				allowed[a] = true
+			}
+			if slices.Contains(st.actions, "sns:Publish") {
+				publish = append(publish, st)
+			}
+		}
+		if len(publish) != 1 || !slices.Equal(publish[0].resources, []string{billing.TopicARN}) {
+			t.Errorf("member role's sns:Publish statements %+v, want one on %s", publish, billing.TopicARN)
+		}
+		for _, a := range access.Actions(route.ALASPoll) {
+			// Its records, builds and the AL2023 release version are
+			// kaizen's (the release steps read images in the member too).
+			home := strings.HasPrefix(a, "dynamodb:") || strings.HasPrefix(a, "codebuild:") || strings.HasPrefix(a, "codepipeline:") || strings.HasPrefix(a, "ssm:")
+			if home && allowed[a] {
+				t.Errorf("member role allows alaspoll's %s, which stays in kaizen's account", a)
+			}
+		}
+	})
+
+	t.Run("only the release steps, secretchange and alaspoll may assume the member's role", func(t *testing.T) {
 		all := statements(home)
 		for _, fn := range route.Functions {
 			role := logicalID(s.stacks.Kaizen.Functions[fn].Role)
@@ -123,7 +232,7 @@ func TestMemberAccounts(t *testing.T) {
 				}
 			}
 			want := []string(nil)
-			if slices.Contains(stacks.MemberFunctions, fn) {
+			if slices.Contains(stacks.MemberFunctions, fn) || fn == route.SecretChange || fn == route.ALASPoll {
 				want = []string{billing.RoleARN}
 			}
 			if !slices.Equal(assumes, want) {
@@ -181,7 +290,7 @@ func TestMemberAccounts(t *testing.T) {
 			}
 		}
 		var allowed []string
-		for _, fn := range stacks.MemberFunctions {
+		for _, fn := range stacks.ForwardedFunctions {
 			allowed = append(allowed, access.Actions(fn)...)
 		}
 		n := 0
@@ -225,5 +334,42 @@ func TestMemberAccounts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A member whose apps name no secret forwards no secret events, and
+// secretchange may assume no role; its role lends nothing more than the
+// release steps need.
+func TestMemberWithoutSecret(t *testing.T) {
+	cfg, err := config.Load(filepath.Join(repoRoot, multiAccountConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	billing, _ := cfg.App("billing")
+	if billing.Secret == "" || len(stacks.SecretRoles(cfg)) != 1 {
+		t.Fatalf("the example's billing names secret %q, secret roles %v: want one", billing.Secret, stacks.SecretRoles(cfg))
+	}
+	_, withSecret := stacks.MemberStatements(cfg, billing.Account)
+	billing.Secret = ""
+	if r := stacks.SecretRoles(cfg); len(r) != 0 {
+		t.Errorf("secretchange may assume %v though no member app names a secret", r)
+	}
+	for _, r := range stacks.ForwardedRules(cfg, billing.Place()) {
+		if r.Function == route.SecretChange {
+			t.Errorf("forwards %s for secretchange though billing names no secret: %v", r.Name, r.Pattern)
+		}
+	}
+	_, without := stacks.MemberStatements(cfg, billing.Account)
+	actions := func(sts []stacks.Statement) []string {
+		var out []string
+		for _, st := range sts {
+			out = append(out, st.Actions...)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	// secretchange's reads and publish are the release steps' own.
+	if a, b := actions(withSecret), actions(without); !slices.Equal(a, b) {
+		t.Errorf("member role actions with a secret %v, without %v", a, b)
 	}
 }

@@ -37,7 +37,14 @@ func main() {
 		// repositories are pinned per release, so the build must upgrade
 		// with dnf --releasever (see package alrelease).
 		release := &alrelease.Latest{SSM: ssm.NewFromConfig(awsCfg), EC2: ec2.NewFromConfig(awsCfg)}
-		notifier := awsapi.SNSNotifier{SNS: sns.NewFromConfig(awsCfg)} // the SDK retries on its own
+		homeSNS := sns.NewFromConfig(awsCfg)
+		var notifier awsapi.Notifier = awsapi.SNSNotifier{SNS: homeSNS} // the SDK retries on its own
+		if placed := placedNotifier(cfg, awsCfg, homeSNS); placed != nil {
+			// Apps in other accounts and regions (accounts.go): each app's
+			// notices go to its topic from its own account; the rebuilds
+			// still start in kaizen's.
+			notifier = placed
+		}
 		// Secret changes that arrived while a build ran are rebuilt here,
 		// once that build has ended.
 		secrets := &secretchange.Handler{Config: cfg, Rebuilder: builder, Notifier: notifier, Store: db, Pending: db}

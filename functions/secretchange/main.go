@@ -30,6 +30,7 @@ import (
 func main() {
 	lambdamain.Serve("secretchange", func(_ context.Context, env lambdamain.Env, cfg *config.File, awsCfg aws.Config) (lambdamain.Handler, error) {
 		db := &store.Dynamo{DB: dynamodb.NewFromConfig(awsCfg), Table: env.Table}
+		home := &cloud.Fleet{EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg), ELB: elbv2.NewFromConfig(awsCfg), Attempts: 1}
 		h := &secretchange.Handler{
 			Config:    cfg,
 			Rebuilder: &rebuild.Builder{CodeBuild: codebuild.NewFromConfig(awsCfg), CodePipeline: codepipeline.NewFromConfig(awsCfg)},
@@ -40,7 +41,13 @@ func main() {
 			Changes:   db, // kaizen status names the images built before the change
 			// The notice names the images that still carry the previous
 			// version (read-only calls).
-			Images: &cloud.Fleet{EC2: ec2.NewFromConfig(awsCfg), ASG: autoscaling.NewFromConfig(awsCfg), ELB: elbv2.NewFromConfig(awsCfg), Attempts: 1},
+			Images: home,
+		}
+		if f := fleets(cfg, awsCfg, home); f != nil {
+			// Apps in other accounts and regions (accounts.go): their
+			// images and topics are read and published in their own
+			// account; the rebuild stays in kaizen's.
+			h.Images, h.Notifier = cloud.Placed{Fleets: f}, cloud.Placed{Fleets: f}
 		}
 		return func(ctx context.Context, e route.Event) error {
 			_, err := h.HandleEvent(ctx, e)

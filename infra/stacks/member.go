@@ -20,11 +20,12 @@ import (
 
 // Apps in other accounts and regions. The kaizen stack owns a custom event
 // bus, BusName, that only the member accounts may put events on; its rules
-// there take the members' events for the release steps. In each place
-// (account and region) an app lives in, other than kaizen's own, a member
-// stack forwards exactly those events to the bus, and in each member
-// account it creates the role kaizen assumes, allowed only what the
-// release steps do (shared/access) on that account's configured
+// there take the members' events for the release steps and, for the apps
+// that name a secret, secretchange. In each place (account and region) an
+// app lives in, other than kaizen's own, a member stack forwards exactly
+// those events to the bus, and in each member account it creates the role
+// kaizen assumes, allowed only what the release steps (and secretchange's
+// reads and notices) do (shared/access) on that account's configured
 // resources.
 
 // BusName is the central event bus the members forward to.
@@ -34,6 +35,13 @@ const BusName = "kaizen"
 // the release steps. Their events are forwarded; their roles may assume
 // the members' roles.
 var MemberFunctions = []string{route.Stage, route.Promote, route.Guard, route.Tick}
+
+// ForwardedFunctions are the functions whose events the members forward:
+// the release steps, and secretchange, whose rules exist only for a place
+// where an app names a secret (route.RulesFor leaves them out
+// otherwise). secretchange assumes the roles of the apps with a secret
+// (SecretRoles) to list their images and notify them.
+var ForwardedFunctions = append(slices.Clone(MemberFunctions), route.SecretChange)
 
 // BusARN is the central bus's ARN.
 func BusARN(f *config.File) string {
@@ -72,16 +80,48 @@ func placeView(f *config.File, p config.Place) *config.File {
 	return &v
 }
 
-// ForwardedRules are the rules of the release steps for the apps of p:
-// what the member's rules forward and the bus's rules take.
+// ForwardedRules are the rules of the release steps and secretchange
+// (ForwardedFunctions) for the apps of p, narrowed to their resources
+// there (their secrets resolved in p's account and region): what the
+// member's rules forward and the bus's rules take.
 func ForwardedRules(f *config.File, p config.Place) []route.Rule {
 	var out []route.Rule
 	for _, r := range route.RulesFor(placeView(f, p)) {
-		if slices.Contains(MemberFunctions, r.Function) {
+		if slices.Contains(ForwardedFunctions, r.Function) {
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// SecretRoles are the member roles of the apps in other accounts that
+// name a secret, each once: the roles secretchange may assume.
+func SecretRoles(f *config.File) []string {
+	var out []string
+	for _, a := range f.Members() {
+		for _, app := range f.AppsIn(a) {
+			if app.RoleARN != "" && app.Secret != "" && !slices.Contains(out, app.RoleARN) {
+				out = append(out, app.RoleARN)
+			}
+		}
+	}
+	return out
+}
+
+// ALASRoles are the member roles alaspoll may assume to notify the apps
+// of other accounts from their account: every member app's, each once
+// (every app is polled).
+func ALASRoles(f *config.File) []string {
+	var out []string
+	for _, a := range f.Members() {
+		out = append(out, MemberRoles(f, a)...)
+	}
+	return out
+}
+
+// hasSecret reports whether an app of account names a secret.
+func hasSecret(f *config.File, account string) bool {
+	return slices.ContainsFunc(f.AppsIn(account), func(a *config.App) bool { return a.Secret != "" })
 }
 
 // MemberRoles are the roles apps of account name, each once.
@@ -214,11 +254,16 @@ func judgedByCloudWatch(f *config.File, account string) bool {
 
 // MemberStatements are the member role's statements in account: the
 // union of the release steps' grants (shared/access, scoped as
-// grantCatalog says) that act in a member account, resolved against the
-// account's apps in each region they live in.
+// grantCatalog says) that act in a member account, and secretchange's
+// (reading the fleet, notifying) when an app there names a secret,
+// resolved against the account's apps in each region they live in.
 func MemberStatements(f *config.File, account string) (FunctionSpec, []Statement) {
 	spec := FunctionSpec{Name: "member " + account}
-	for _, fn := range MemberFunctions {
+	fns := MemberFunctions
+	if hasSecret(f, account) {
+		fns = ForwardedFunctions
+	}
+	for _, fn := range fns {
 		for _, g := range GrantsFor(fn) {
 			if !slices.Contains(memberScopes, g.Scope) || (g.Scope == ScopeMetricData && !judgedByCloudWatch(f, account)) {
 				continue
@@ -330,6 +375,24 @@ func (s *KaizenStack) addBus(f *config.File) {
 			Sid:       jsii.String("AssumeMemberRoles"),
 			Actions:   jsii.Strings("sts:AssumeRole"),
 			Resources: jsii.Strings(roles...),
+		}))
+	}
+	// alaspoll notifies each member app from its account, through the
+	// app's role: every app is polled (each has ALAS settings), so every
+	// member role. The member role's sns:Publish on the app's topic is the
+	// release steps' own (MemberStatements).
+	s.Functions[route.ALASPoll].Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AssumeMemberRoles"),
+		Actions:   jsii.Strings("sts:AssumeRole"),
+		Resources: jsii.Strings(ALASRoles(f)...),
+	}))
+	// secretchange reads a member app's images and notifies it through
+	// the app's role: only the roles of apps that name a secret.
+	if sr := SecretRoles(f); len(sr) > 0 {
+		s.Functions[route.SecretChange].Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AssumeMemberRoles"),
+			Actions:   jsii.Strings("sts:AssumeRole"),
+			Resources: jsii.Strings(sr...),
 		}))
 	}
 }

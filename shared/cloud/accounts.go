@@ -3,13 +3,13 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/kaizen-sre/kaizen/shared/awsapi"
 	"github.com/kaizen-sre/kaizen/shared/config"
 )
 
@@ -91,18 +91,10 @@ func (a *Accounts) FleetFor(app *config.App) *Fleet {
 	return f
 }
 
-var sessionUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
-
 // SessionName is the role session name of a function's calls in a
 // member account: "kaizen-<function>", in the characters STS allows, at
-// most 64.
-func SessionName(function string) string {
-	s := sessionUnsafe.ReplaceAllString("kaizen-"+function, "-")
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	return s
-}
+// most 64 (awsapi.SessionName).
+func SessionName(function string) string { return awsapi.SessionName(function) }
 
 // Warm assumes every member role of apps now, concurrently, so that the
 // first step that needs one (a guard's rollback) does not wait for STS:

@@ -356,7 +356,7 @@ func TestRulesForTakesWhatTheFunctionsTake(t *testing.T) {
 		svc := without(t, with(t, base["secret-rotation-succeeded.json"], "detail.serviceEventDetails.secretId", id), "detail.additionalEventData")
 		ours := false
 		for i := range cfg.Apps {
-			ours = ours || secretchange.Matches(cfg, cfg.Apps[i].Secret, id)
+			ours = ours || secretchange.Matches(cfg, &cfg.Apps[i], cfg.Home(), id)
 		}
 		if ours {
 			n++

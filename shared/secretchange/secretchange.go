@@ -9,15 +9,16 @@
 // The function takes the route.SecretChange rules: CloudTrail's `AWS API
 // Call via CloudTrail` for PutSecretValue and UpdateSecret, and `AWS
 // Service Event via CloudTrail` for RotationSucceeded. Besides the checks
-// every kaizen function makes (account and region, pattern, a well-formed
-// detail), it ignores, with a log line:
+// every kaizen function makes (pattern, a well-formed detail; an account
+// and region some configured app lives in, the member accounts' events
+// reaching kaizen through its event bus), it ignores, with a log line:
 //
 //   - calls that failed (CloudTrail records them with an errorCode; they
 //     changed nothing);
 //   - PutSecretValue that staged the new version without AWSCURRENT, as a
 //     rotation's createSecret step does: the build would still read the old
 //     value, and the rotation's RotationSucceeded follows;
-//   - secrets no configured app uses.
+//   - secrets no configured app living where the event comes from uses.
 //
 // An event names its secret by name, full ARN or partial ARN (see
 // Matches). No event carries a secret value, and nothing here reads one:
@@ -138,8 +139,9 @@ func (h *Handler) HandleEvent(ctx context.Context, e route.Event) ([]Outcome, er
 		return nil, errors.New("secretchange: Handler needs Config, Rebuilder, Notifier and Store")
 	}
 	log := h.logger().With("function", route.SecretChange, "event", e.ID, "source", e.Source, "detailType", e.DetailType)
-	if e.AccountID != h.Config.Account || e.Region != h.Config.Region {
-		log.Warn("ignored: event from another account or region", "account", e.AccountID, "region", e.Region)
+	from := config.Place{Account: e.AccountID, Region: e.Region}
+	if !serves(h.Config, from) {
+		log.Warn("ignored: event from an account or region no configured app lives in", "account", e.AccountID, "region", e.Region)
 		return nil, nil
 	}
 	if e.Function != route.SecretChange || e.Secret == nil {
@@ -164,7 +166,7 @@ func (h *Handler) HandleEvent(ctx context.Context, e route.Event) ([]Outcome, er
 	var errs []error
 	for i := range h.Config.Apps {
 		app := &h.Config.Apps[i]
-		if !Matches(h.Config, app.Secret, secret) {
+		if !Matches(h.Config, app, from, secret) {
 			continue
 		}
 		out, err := h.app(ctx, e, d, secret, app, log.With("app", app.Name))
@@ -306,20 +308,31 @@ func secretARN(s string) (region, account, resource string, ok bool) {
 	return p[3], p[4], p[6], true
 }
 
-// Matches reports whether an event's secret (got) is the configured one
-// (conf). Either may be a name or an ARN; an event may also carry a partial
-// ARN (one without the six-character suffix):
+// Matches reports whether an event from place from that names secret got
+// is about app's configured secret. A secret name is unique only within
+// an account and region, so the event must come from where the app lives
+// (accounts.go): a change in member account B never concerns an app at
+// home whose secret has the same name, nor the other way round. Then the
+// configured secret (conf) and got match when, either being a name or an
+// ARN (an event may also carry a partial ARN, one without the
+// six-character suffix):
 //
 //   - two ARNs match when equal, or when one is the other without its
 //     suffix;
 //   - a configured ARN matches a name equal to its secret name (the
 //     resource minus the suffix);
-//   - a configured name matches an ARN in cfg's account and region whose
-//     secret name (or partial resource) is that name;
+//   - a configured name matches an ARN in the app's account and region
+//     whose secret name (or partial resource) is that name;
 //   - two names match when equal.
 //
 // Secret names are case-sensitive.
-func Matches(cfg *config.File, conf, got string) bool {
+func Matches(cfg *config.File, app *config.App, from config.Place, got string) bool {
+	at := placeOf(cfg, app)
+	return from == at && matches(at, app.Secret, got)
+}
+
+// matches is Matches for a secret conf of an app living at.
+func matches(at config.Place, conf, got string) bool {
 	if conf == "" || got == "" {
 		return false
 	}
@@ -336,7 +349,7 @@ func Matches(cfg *config.File, conf, got string) bool {
 	case cARN:
 		return got == name(cres) || got == cres
 	case gARN:
-		return gr == cfg.Region && ga == cfg.Account && (gres == conf || name(gres) == conf)
+		return gr == at.Region && ga == at.Account && (gres == conf || name(gres) == conf)
 	default:
 		return got == conf
 	}

@@ -415,8 +415,16 @@ func TestMatches(t *testing.T) {
 		{arn, "", false},
 		{"", "shop/production", false},
 	} {
-		if got := secretchange.Matches(cfg, tc.conf, tc.got); got != tc.want {
+		app := &config.App{Name: "shop", Secret: tc.conf}
+		if got := secretchange.Matches(cfg, app, cfg.Home(), tc.got); got != tc.want {
 			t.Errorf("Matches(%q, %q) = %v, want %v", tc.conf, tc.got, got, tc.want)
+		}
+		// An event from another account or region never concerns an
+		// app at home, whatever it names.
+		for _, from := range []config.Place{{Account: "999999999999", Region: region}, {Account: account, Region: "us-east-1"}} {
+			if secretchange.Matches(cfg, app, from, tc.got) {
+				t.Errorf("Matches(%q, %q) from %s = true, want false: the app lives at %s", tc.conf, tc.got, from, cfg.Home())
+			}
 		}
 	}
 }
